@@ -1,0 +1,116 @@
+"""ccg's functional core: token values, wire format and the state machine. No I/O.
+
+Nothing under `ccg.core` reads a clock, opens a socket, takes a lock, logs or
+draws random numbers; `tests/test_architecture.py` enforces it.
+"""
+
+from ccg.core._effects import (
+    AwaitFetch,
+    CallTokenProvider,
+    Decision,
+    Effect,
+    Fail,
+    FetchToken,
+    NotifyTokenUpdate,
+    UseToken,
+)
+from ccg.core._failures import (
+    EndpointUnreachable,
+    ErrorResponse,
+    MalformedResponse,
+    OAuthProviderError,
+    ProviderRaised,
+    ProviderReturnedExpired,
+    ProviderReturnedNone,
+    TokenExpiredOnArrival,
+    TokenFailure,
+    UpdateCallbackRaised,
+)
+from ccg.core._http import HttpReply, HttpRequest, TransportFailure
+from ccg.core._inputs import (
+    Input,
+    TokenNeeded,
+    TokenProvided,
+    TokenProviderRaised,
+    TokenReplyReceived,
+    TokenRequestFailed,
+    TokenSet,
+    TokenUpdateNotified,
+    TokenUpdateRaised,
+)
+from ccg.core._machine import Policy, current_token, reusable_until, step, use
+from ccg.core._state import Fetching, Holding, NoToken, TokenState
+from ccg.core._token import (
+    DEFAULT_CLOCK_SKEW,
+    OAuthScopeEnum,
+    OAuthToken,
+    effective_skew,
+    is_expired,
+    stamped,
+    usable_until,
+)
+from ccg.core._wire import (
+    MAX_TOKEN_RESPONSE_BYTES,
+    ClientAuthentication,
+    ClientSecretBasic,
+    ClientSecretPost,
+    TokenRequestSpec,
+    build_token_request,
+    decode_token_reply,
+)
+
+__all__ = [
+    "DEFAULT_CLOCK_SKEW",
+    "MAX_TOKEN_RESPONSE_BYTES",
+    "AwaitFetch",
+    "CallTokenProvider",
+    "ClientAuthentication",
+    "ClientSecretBasic",
+    "ClientSecretPost",
+    "Decision",
+    "Effect",
+    "EndpointUnreachable",
+    "ErrorResponse",
+    "Fail",
+    "FetchToken",
+    "Fetching",
+    "Holding",
+    "HttpReply",
+    "HttpRequest",
+    "Input",
+    "MalformedResponse",
+    "NoToken",
+    "NotifyTokenUpdate",
+    "OAuthProviderError",
+    "OAuthScopeEnum",
+    "OAuthToken",
+    "Policy",
+    "ProviderRaised",
+    "ProviderReturnedExpired",
+    "ProviderReturnedNone",
+    "TokenExpiredOnArrival",
+    "TokenFailure",
+    "TokenNeeded",
+    "TokenProvided",
+    "TokenProviderRaised",
+    "TokenReplyReceived",
+    "TokenRequestFailed",
+    "TokenRequestSpec",
+    "TokenSet",
+    "TokenState",
+    "TokenUpdateNotified",
+    "TokenUpdateRaised",
+    "TransportFailure",
+    "UpdateCallbackRaised",
+    "UseToken",
+    "build_token_request",
+    "current_token",
+    "decode_token_reply",
+    "effective_skew",
+    "is_expired",
+    "reusable_until",
+    "stamped",
+    "step",
+    "usable_until",
+    "use",
+]

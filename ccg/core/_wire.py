@@ -1,0 +1,230 @@
+"""The token request and response on the wire (RFC 6749 §2.3.1, §4.4.2, §5.1, §5.2), pure.
+
+`build_token_request` turns a `TokenRequestSpec` into the exact `HttpRequest` to
+POST; `decode_token_reply` turns whatever came back into an `OAuthToken` or a
+`TokenFailure`. No I/O: the bytes come in and go out as values.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Final
+from urllib.parse import quote, urlencode
+
+import msgspec
+from returns.result import Failure, Result, Success
+
+from ccg.core._failures import (
+    ErrorResponse,
+    MalformedResponse,
+    OAuthProviderError,
+    TokenFailure,
+)
+from ccg.core._http import HttpReply, HttpRequest
+from ccg.core._token import OAuthToken
+
+__all__ = [
+    "MAX_TOKEN_RESPONSE_BYTES",
+    "ClientAuthentication",
+    "ClientSecretBasic",
+    "ClientSecretPost",
+    "TokenRequestSpec",
+    "build_token_request",
+    "decode_token_reply",
+]
+
+MAX_TOKEN_RESPONSE_BYTES: Final = 1 << 20
+"""A token response larger than this (1 MiB, as Go's x/oauth2) is refused unread."""
+
+
+class ClientSecretBasic(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="basic"):
+    """`client_secret_basic`: id and secret in an HTTP Basic `Authorization` header.
+
+    By default both are form-urlencoded before base64, as RFC 6749 §2.3.1 requires
+    (`urllib.parse.quote(x, safe="")`, so a space is `%20`, which every server
+    decodes). `form_encode=False` sends them raw, for servers that want RFC 2617.
+    """
+
+    form_encode: bool = True
+    """False: base64 of the raw `id:secret` (UTF-8), as the seed SDK and Authlib send it."""
+
+
+class ClientSecretPost(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="post"):
+    """`client_secret_post`: `client_id` and `client_secret` in the form body."""
+
+
+ClientAuthentication = ClientSecretBasic | ClientSecretPost
+"""How the client proves who it is to the token endpoint."""
+
+
+class TokenRequestSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Everything needed to build the token request. Validated by whoever builds it.
+
+    `repr()` never shows `client_secret`.
+    """
+
+    token_url: str
+    """The token endpoint."""
+    client_id: str
+    """The OAuth 2 client id."""
+    client_secret: str
+    """The OAuth 2 client secret."""
+    scopes: tuple[str, ...] = ()
+    """Scopes to ask for; `scope` is sent space-joined, and only when there are some."""
+    extra_params: tuple[tuple[str, str], ...] = ()
+    """Further form parameters sent on every fetch (`audience`, `resource`, ...), in order."""
+    authentication: ClientAuthentication = ClientSecretBasic()
+    """`client_secret_basic` (form-encoded) unless told otherwise."""
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenRequestSpec(token_url={self.token_url!r}, client_id={self.client_id!r}, "
+            f"client_secret='***', scopes={self.scopes!r}, extra_params={self.extra_params!r}, "
+            f"authentication={self.authentication!r})"
+        )
+
+
+def _basic_credentials(client_id: str, client_secret: str, form_encode: bool) -> str:
+    if form_encode:
+        client_id, client_secret = quote(client_id, safe=""), quote(client_secret, safe="")
+    raw = f"{client_id}:{client_secret}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def build_token_request(spec: TokenRequestSpec) -> HttpRequest:
+    """The RFC 6749 §4.4.2 access token request for `spec`.
+
+    >>> r = build_token_request(TokenRequestSpec(
+    ...     token_url="https://as.example/token", client_id="id", client_secret="s",
+    ...     scopes=("read", "write")))
+    >>> r.method, r.body
+    ('POST', b'grant_type=client_credentials&scope=read+write')
+    """
+    form: list[tuple[str, str]] = [("grant_type", "client_credentials")]
+    if spec.scopes:
+        form.append(("scope", " ".join(spec.scopes)))
+    form.extend(spec.extra_params)
+    headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "application/json"),
+    ]
+    match spec.authentication:
+        case ClientSecretBasic(form_encode=form_encode):
+            headers.append(
+                (
+                    "Authorization",
+                    _basic_credentials(spec.client_id, spec.client_secret, form_encode),
+                )
+            )
+        case ClientSecretPost():
+            form.extend((("client_id", spec.client_id), ("client_secret", spec.client_secret)))
+    return HttpRequest(
+        method="POST",
+        url=spec.token_url,
+        headers=tuple(headers),
+        body=urlencode(form).encode("ascii"),
+    )
+
+
+class _TokenBody(msgspec.Struct, kw_only=True, gc=False):
+    # Lenient on purpose: servers send extra fields, string lifetimes, or omit token_type.
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int | float | str | None = None
+    scope: str | None = None
+    refresh_token: str | None = None
+
+
+class _ErrorBody(msgspec.Struct, kw_only=True, gc=False):
+    error: str
+    error_description: str | None = None
+    error_uri: str | None = None
+
+
+_TOKEN_DECODER: Final = msgspec.json.Decoder(_TokenBody)
+_ERROR_DECODER: Final = msgspec.json.Decoder(_ErrorBody)
+_KNOWN_ERRORS: Final = {e.value: e for e in OAuthProviderError}
+_MAX_LIFETIME: Final = 10 * 365 * 24 * 3600
+
+
+def _lifetime(raw: int | float | str | None) -> int | str | None:
+    """`expires_in` as whole seconds, None if absent, or a string saying why it is unusable."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text.isdigit():
+            return f"expires_in is not a number: {raw[:40]!r}"
+        raw = int(text)
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return "expires_in is not finite"
+    if raw < 0:
+        return f"expires_in is negative: {raw}"
+    if raw > _MAX_LIFETIME:
+        return f"expires_in is absurdly large: {raw}"
+    return int(raw)
+
+
+def _decode_token(reply: HttpReply) -> Result[OAuthToken, TokenFailure]:
+    try:
+        body = _TOKEN_DECODER.decode(reply.body)
+    except msgspec.DecodeError as exc:
+        # Some servers report errors with a 200; an error body is still an error.
+        error = _decode_error(reply)
+        if isinstance(error, ErrorResponse):
+            return Failure(error)
+        return Failure(MalformedResponse(status=reply.status, reason=f"not a token: {exc}"))
+    if not body.access_token:
+        return Failure(MalformedResponse(status=reply.status, reason="access_token is empty"))
+    if body.token_type.lower() != "bearer":
+        return Failure(
+            MalformedResponse(
+                status=reply.status,
+                reason=f"token_type {body.token_type[:40]!r} is not Bearer",
+            )
+        )
+    lifetime = _lifetime(body.expires_in)
+    if isinstance(lifetime, str):
+        return Failure(MalformedResponse(status=reply.status, reason=lifetime))
+    return Success(
+        OAuthToken(
+            access_token=body.access_token,
+            token_type=body.token_type,
+            expires_in=lifetime,
+            scope=body.scope,
+            refresh_token=body.refresh_token,
+        )
+    )
+
+
+def _decode_error(reply: HttpReply) -> TokenFailure:
+    try:
+        body = _ERROR_DECODER.decode(reply.body)
+    except msgspec.DecodeError:
+        snippet = reply.body[:200].decode("utf-8", "replace")
+        return MalformedResponse(
+            status=reply.status, reason=f"HTTP {reply.status} without an OAuth error: {snippet!r}"
+        )
+    return ErrorResponse(
+        status=reply.status,
+        error=_KNOWN_ERRORS.get(body.error, body.error),
+        error_description=body.error_description,
+        error_uri=body.error_uri,
+    )
+
+
+def decode_token_reply(reply: HttpReply) -> Result[OAuthToken, TokenFailure]:
+    """The token in a 2xx reply (§5.1), or why there is none (§5.2 error or malformed).
+
+    The token has no `expiry` yet: the caller stamps it with its receipt time.
+    """
+    if len(reply.body) > MAX_TOKEN_RESPONSE_BYTES:
+        return Failure(
+            MalformedResponse(
+                status=reply.status, reason=f"response of {len(reply.body)} bytes is too large"
+            )
+        )
+    if 200 <= reply.status < 300:
+        return _decode_token(reply)
+    return Failure(_decode_error(reply))

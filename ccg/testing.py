@@ -1,0 +1,24 @@
+"""Public test kit: swap these in to test code that uses ccg, with no network and no real time.
+
+>>> from ccg import ApiClient, ClientCredentialsAuthCredentials
+>>> transport = FakeTransport([token_reply("t1", expires_in=3600), json_reply(200, {"ok": True})])
+>>> client = ApiClient(
+...     client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
+...         o_auth_client_id="id", o_auth_client_secret="secret"),
+...     token_url="https://as.example/token", transport=transport, clock=FakeClock())
+>>> client.get("https://api.example/me").json()
+{'ok': True}
+>>> transport.requests[1].header("Authorization")
+'Bearer t1'
+"""
+
+from ccg.interp._fake import (
+    FakeClock,
+    FakeTransport,
+    Scripted,
+    error_reply,
+    json_reply,
+    token_reply,
+)
+
+__all__ = ["FakeClock", "FakeTransport", "Scripted", "error_reply", "json_reply", "token_reply"]
