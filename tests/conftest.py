@@ -1,0 +1,16 @@
+"""Shared test settings: Hypothesis profiles (`HYPOTHESIS_PROFILE=ci` is derandomized)."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("default", max_examples=300, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=600,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
