@@ -1,0 +1,1 @@
+"""ccg benchmarks: run explicitly (`python -m benchmarks.hot_path`), never as tests."""
