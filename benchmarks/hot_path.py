@@ -67,7 +67,10 @@ def main() -> None:
         return step(policy, state, needed, time.time())
 
     rows = [
-        ("ccg ClientCredentialsAuthManager.authorization_header()", _ns_per_call(manager.authorization_header)),
+        (
+            "ccg ClientCredentialsAuthManager.authorization_header()",
+            _ns_per_call(manager.authorization_header),
+        ),
         ("hand-written floor: lock + expiry check + cached header", _ns_per_call(floor.header)),
         ("time.time() alone", _ns_per_call(time.time)),
         ("ccg.core.step(Holding, TokenNeeded, now) (slow path)", _ns_per_call(full_step)),

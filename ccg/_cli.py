@@ -22,7 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             from ccg._demo.walkthrough import run  # noqa: PLC0415 - needs the demo extra
         except ImportError as exc:
-            print(f"ccg demo needs the demo extra: pip install 'ccg[demo]' ({exc})", file=sys.stderr)
+            print(
+                f"ccg demo needs the demo extra: pip install 'ccg[demo]' ({exc})", file=sys.stderr
+            )
             return 2
         return run()
     return 2  # pragma: no cover - argparse rejects unknown commands

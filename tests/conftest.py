@@ -1,4 +1,4 @@
-"""Shared test settings: Hypothesis profiles (`HYPOTHESIS_PROFILE=ci` is derandomized)."""
+"""Shared test settings: Hypothesis profiles (`ci`, derandomized, is the default when CI is set)."""
 
 import os
 
@@ -13,4 +13,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=50, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)

@@ -78,7 +78,9 @@ def run(say: Callable[[str], None] = print) -> int:
         say(f"1. first call    GET /api/me -> {reply.status} {reply.text.strip()}")
         for _ in range(4):
             client.get(server.resource_url)
-        say(f"2. cached calls  4 more GET /api/me; token requests so far: {server.token_requests()}")
+        say(
+            f"2. cached calls  4 more GET /api/me; token requests so far: {server.token_requests()}"
+        )
 
         server.set_token_delay(0.2)
         herd_client = _client(server, "test-client", "test-secret")
@@ -105,8 +107,9 @@ def run(say: Callable[[str], None] = print) -> int:
         reply = short.get(server.resource_url)
         second = short.auth_manager.token()
         say(
-            f"                 after {waited:.1f} s it counts as expired; next call -> {reply.status} "
-            f"with renewed token {_tail(second)}; on_token_update fired {len(renewed)}x"
+            f"                 after {waited:.1f} s it counts as expired; next call -> "
+            f"{reply.status} with renewed token {_tail(second)}; "
+            f"on_token_update fired {len(renewed)}x"
         )
 
         bad = _client(server, "test-client", "not-the-secret")

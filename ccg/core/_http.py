@@ -39,9 +39,7 @@ class HttpRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return first_header(self.headers, name)
 
     def __repr__(self) -> str:
-        shown = tuple(
-            (k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in self.headers
-        )
+        shown = tuple((k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in self.headers)
         return (
             f"HttpRequest(method={self.method!r}, url={self.url!r}, headers={shown!r}, "
             f"body=<{len(self.body)} bytes>)"
