@@ -72,11 +72,12 @@ def _describe(exc: BaseException) -> str:
 class _Flight:
     """One in-flight fetch: its owner settles it once; every waiter reads the outcome."""
 
-    __slots__ = ("_done", "outcome")
+    __slots__ = ("_done", "outcome", "owner")
 
     def __init__(self) -> None:
         self._done = threading.Event()
         self.outcome: _Outcome = (None, None)
+        self.owner = threading.get_ident()
 
     def settle(self, outcome: _Outcome) -> None:
         self.outcome = outcome
@@ -221,6 +222,13 @@ class ClientCredentialsAuthManager:
             if starts_flight:
                 result, cause = self._fly(flight, effects)
             elif isinstance(effects[0], AwaitFetch):
+                if flight.owner == threading.get_ident():
+                    # A provider (or transport) asking for the token it is fetching would
+                    # wait for itself forever.
+                    raise CcgError(
+                        "the token is being fetched by this very thread: inside "
+                        "o_auth_token_provider use auth_manager.fetch_token()"
+                    )
                 result, cause = flight.wait()
             else:
                 result, cause = self._run(effects)

@@ -434,3 +434,14 @@ def test_gives_up_after_bounded_rounds() -> None:
     with pytest.raises(CcgError, match="no usable token after 4 attempts"):
         m.token()
     assert len(transport.requests) == 4
+
+
+def test_a_provider_asking_the_manager_for_a_token_fails_instead_of_deadlocking() -> None:
+    def provider(last: OAuthToken | None, auth: ClientCredentialsAuthManager) -> OAuthToken:
+        return auth.token()  # wrong: this waits for the fetch the provider itself is doing
+
+    m = manager(FakeTransport(), FakeClock(), provider=provider)
+    with pytest.raises(TokenProviderError, match="fetched by this very thread") as caught:
+        m.token()
+    assert isinstance(caught.value.__cause__, CcgError)
+    assert m.state == NoToken()
