@@ -144,9 +144,12 @@ class ApiClient:
             if body is not None:
                 raise ConfigurationError("json", "give either body or json, not both")
             body = msgspec.json.encode(json)
-            all_headers.setdefault("Content-Type", "application/json")
+            if not any(name.lower() == "content-type" for name in all_headers):
+                all_headers["Content-Type"] = "application/json"
         target = self._url(url, requires_auth)
         if requires_auth:
+            for name in [n for n in all_headers if n.lower() == "authorization"]:
+                del all_headers[name]  # header names are case-insensitive (RFC 9110 §5.1)
             all_headers["Authorization"] = self._auth_manager.authorization_header()
         sent = self._transport.send(
             HttpRequest(

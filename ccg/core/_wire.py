@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from typing import Final
 from urllib.parse import quote, urlencode
 
@@ -145,6 +146,9 @@ class _ErrorBody(msgspec.Struct, kw_only=True, gc=False):
 _TOKEN_DECODER: Final = msgspec.json.Decoder(_TokenBody)
 _ERROR_DECODER: Final = msgspec.json.Decoder(_ErrorBody)
 _KNOWN_ERRORS: Final = {e.value: e for e in OAuthProviderError}
+# Printable ASCII without space: what RFC 6749 A.12 allows that can also travel in an
+# `Authorization: Bearer` header (RFC 6750 §2.1) without breaking or injecting into it.
+_HEADER_SAFE_TOKEN: Final = re.compile(r"[\x21-\x7E]+")
 _MAX_LIFETIME: Final = 10 * 365 * 24 * 3600
 
 
@@ -177,6 +181,13 @@ def _decode_token(reply: HttpReply) -> Result[OAuthToken, TokenFailure]:
         return Failure(MalformedResponse(status=reply.status, reason=f"not a token: {exc}"))
     if not body.access_token:
         return Failure(MalformedResponse(status=reply.status, reason="access_token is empty"))
+    if not _HEADER_SAFE_TOKEN.fullmatch(body.access_token):
+        return Failure(
+            MalformedResponse(
+                status=reply.status,
+                reason="access_token has characters that cannot be sent in a header",
+            )
+        )
     if body.token_type.lower() != "bearer":
         return Failure(
             MalformedResponse(
