@@ -62,6 +62,10 @@ class UseToken(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="use_tok
     authorization: str
     """The header value: `Bearer <access_token>`."""
 
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What `rich` shows: the token (itself redacted) and a redacted header."""
+        return [("token", self.token), ("authorization", "Bearer ***")]
+
     def __repr__(self) -> str:
         return f"UseToken(token={self.token!r}, authorization='Bearer ***')"
 

@@ -38,11 +38,22 @@ class HttpRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         """The first value of header `name` (case-insensitive), or None."""
         return first_header(self.headers, name)
 
+    def _shown_headers(self) -> tuple[tuple[str, str], ...]:
+        return tuple((k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in self.headers)
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What `rich` shows: credentials redacted, the body (it may hold a secret) as a size."""
+        return [
+            ("method", self.method),
+            ("url", self.url),
+            ("headers", self._shown_headers()),
+            ("body", f"<{len(self.body)} bytes>"),
+        ]
+
     def __repr__(self) -> str:
-        shown = tuple((k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in self.headers)
         return (
-            f"HttpRequest(method={self.method!r}, url={self.url!r}, headers={shown!r}, "
-            f"body=<{len(self.body)} bytes>)"
+            f"HttpRequest(method={self.method!r}, url={self.url!r}, "
+            f"headers={self._shown_headers()!r}, body=<{len(self.body)} bytes>)"
         )
 
 

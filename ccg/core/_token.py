@@ -15,6 +15,7 @@ import msgspec
 
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
+    "MAX_LIFETIME",
     "OAuthScopeEnum",
     "OAuthToken",
     "effective_skew",
@@ -25,6 +26,14 @@ __all__ = [
 
 DEFAULT_CLOCK_SKEW: Final = 60.0
 """Seconds before `expiry` at which a token counts as expired (the modal choice of peers)."""
+
+MAX_LIFETIME: Final = 10 * 365 * 24 * 3600
+"""The longest lifetime ccg believes (ten years); longer or negative ones are clamped."""
+
+
+def _lifetime(expires_in: int) -> int:
+    """`expires_in` clamped to [0, MAX_LIFETIME], so arithmetic on it never overflows."""
+    return min(max(expires_in, 0), MAX_LIFETIME)
 
 
 class OAuthScopeEnum(StrEnum):
@@ -63,6 +72,19 @@ class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             f"{', refresh_token=***' if self.refresh_token is not None else ''})"
         )
 
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What `rich` shows: the fields, with the credentials redacted."""
+        shown: list[tuple[str, object]] = [
+            ("access_token", "***"),
+            ("token_type", self.token_type),
+            ("expires_in", self.expires_in),
+            ("scope", self.scope),
+            ("expiry", self.expiry),
+        ]
+        if self.refresh_token is not None:
+            shown.append(("refresh_token", "***"))
+        return shown
+
     def to_dictionary(self) -> dict[str, object]:
         """The token as a JSON-ready dict without None fields, for saving in on-token-update."""
         return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
@@ -85,7 +107,7 @@ def stamped(token: OAuthToken, now: float) -> OAuthToken:
         token_type=token.token_type,
         expires_in=token.expires_in,
         scope=token.scope,
-        expiry=now + token.expires_in,
+        expiry=now + _lifetime(token.expires_in),
         refresh_token=token.refresh_token,
     )
 
@@ -98,7 +120,7 @@ def effective_skew(token: OAuthToken, clock_skew: float) -> float:
     """
     if token.expires_in is None:
         return clock_skew
-    return min(clock_skew, token.expires_in / 2)
+    return min(clock_skew, _lifetime(token.expires_in) / 2)
 
 
 def usable_until(token: OAuthToken, clock_skew: float) -> float:

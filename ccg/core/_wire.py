@@ -23,7 +23,7 @@ from ccg.core._failures import (
     TokenFailure,
 )
 from ccg.core._http import HttpReply, HttpRequest
-from ccg.core._token import OAuthToken
+from ccg.core._token import MAX_LIFETIME, OAuthToken
 
 __all__ = [
     "MAX_TOKEN_RESPONSE_BYTES",
@@ -77,6 +77,17 @@ class TokenRequestSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Further form parameters sent on every fetch (`audience`, `resource`, ...), in order."""
     authentication: ClientAuthentication = ClientSecretBasic()
     """`client_secret_basic` (form-encoded) unless told otherwise."""
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What `rich` shows: the fields, with the secret redacted."""
+        return [
+            ("token_url", self.token_url),
+            ("client_id", self.client_id),
+            ("client_secret", "***"),
+            ("scopes", self.scopes),
+            ("extra_params", self.extra_params),
+            ("authentication", self.authentication),
+        ]
 
     def __repr__(self) -> str:
         return (
@@ -143,13 +154,15 @@ class _ErrorBody(msgspec.Struct, kw_only=True, gc=False):
     error_uri: str | None = None
 
 
+# msgspec reports invalid UTF-8 inside a JSON string as UnicodeDecodeError.
+_UNDECODABLE: Final = (msgspec.DecodeError, UnicodeDecodeError)
 _TOKEN_DECODER: Final = msgspec.json.Decoder(_TokenBody)
 _ERROR_DECODER: Final = msgspec.json.Decoder(_ErrorBody)
 _KNOWN_ERRORS: Final = {e.value: e for e in OAuthProviderError}
 # Printable ASCII without space: what RFC 6749 A.12 allows that can also travel in an
 # `Authorization: Bearer` header (RFC 6750 §2.1) without breaking or injecting into it.
 _HEADER_SAFE_TOKEN: Final = re.compile(r"[\x21-\x7E]+")
-_MAX_LIFETIME: Final = 10 * 365 * 24 * 3600
+_LIFETIME_TEXT: Final = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,9})?")
 
 
 def _lifetime(raw: int | float | str | None) -> int | str | None:
@@ -158,14 +171,14 @@ def _lifetime(raw: int | float | str | None) -> int | str | None:
         return None
     if isinstance(raw, str):
         text = raw.strip()
-        if not text.isdigit():
+        if not _LIFETIME_TEXT.fullmatch(text):
             return f"expires_in is not a number: {raw[:40]!r}"
-        raw = int(text)
+        raw = float(text) if "." in text else int(text)
     if isinstance(raw, float) and not math.isfinite(raw):
         return "expires_in is not finite"
     if raw < 0:
         return f"expires_in is negative: {raw}"
-    if raw > _MAX_LIFETIME:
+    if raw > MAX_LIFETIME:
         return f"expires_in is absurdly large: {raw}"
     return int(raw)
 
@@ -173,7 +186,7 @@ def _lifetime(raw: int | float | str | None) -> int | str | None:
 def _decode_token(reply: HttpReply) -> Result[OAuthToken, TokenFailure]:
     try:
         body = _TOKEN_DECODER.decode(reply.body)
-    except msgspec.DecodeError as exc:
+    except _UNDECODABLE as exc:
         # Some servers report errors with a 200; an error body is still an error.
         error = _decode_error(reply)
         if isinstance(error, ErrorResponse):
@@ -212,10 +225,14 @@ def _decode_token(reply: HttpReply) -> Result[OAuthToken, TokenFailure]:
 def _decode_error(reply: HttpReply) -> TokenFailure:
     try:
         body = _ERROR_DECODER.decode(reply.body)
-    except msgspec.DecodeError:
-        snippet = reply.body[:200].decode("utf-8", "replace")
+    except _UNDECODABLE:
+        snippet = (
+            "<withheld: it mentions an access_token>"
+            if b"access_token" in reply.body
+            else repr(reply.body[:200].decode("utf-8", "replace"))
+        )
         return MalformedResponse(
-            status=reply.status, reason=f"HTTP {reply.status} without an OAuth error: {snippet!r}"
+            status=reply.status, reason=f"HTTP {reply.status} without an OAuth error: {snippet}"
         )
     return ErrorResponse(
         status=reply.status,
