@@ -521,3 +521,20 @@ def test_very_long_digit_string_expires_in_is_malformed_not_a_crash() -> None:
 def test_invalid_utf8_in_a_json_string_is_malformed_not_a_crash(status: int, body: bytes) -> None:
     result = decode(status, body)
     assert isinstance(result.failure(), MalformedResponse)
+
+
+@pytest.mark.parametrize("access_token", ["abc\r\nX-Injected: 1", "tok\n", "t k", "tök€n", "\x00"])
+def test_a_token_that_cannot_travel_in_a_header_is_malformed(access_token: str) -> None:
+    body = msgspec.json.encode({"access_token": access_token, "token_type": "Bearer"})
+    assert decode(200, body) == malformed(
+        200, "access_token has characters that cannot be sent in a header"
+    )
+
+
+def test_an_unexpected_status_does_not_echo_a_token_in_its_reason() -> None:
+    failure = decode(302, b'{"access_token":"SECRETTOKEN"}').failure()
+    assert isinstance(failure, MalformedResponse)
+    assert "SECRETTOKEN" not in failure.reason
+    assert (
+        failure.reason == "HTTP 302 without an OAuth error: <withheld: it mentions an access_token>"
+    )
