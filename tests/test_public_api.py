@@ -10,7 +10,8 @@ import pytest
 
 import ccg
 
-PUBLIC_MODULES = ["ccg", "ccg.core", "ccg.interp", "ccg.testing"]
+FACADES = ["ccg", "ccg.core", "ccg.interp", "ccg.testing"]
+"""Modules made of re-exports: `__all__` is exactly their public names."""
 
 
 def _public_names(module: ModuleType) -> list[str]:
@@ -23,13 +24,24 @@ def _public_names(module: ModuleType) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("name", PUBLIC_MODULES)
+@pytest.mark.parametrize("name", FACADES)
 def test_all_lists_exactly_the_public_names(name: str) -> None:
     module = importlib.import_module(name)
     assert sorted(module.__all__) == _public_names(module)
     assert list(module.__all__) == sorted(module.__all__, key=lambda n: (n != n.upper(), n))
     for exported in module.__all__:
         assert getattr(module, exported) is not None
+
+
+def test_strategies_export_everything_they_define() -> None:
+    module = importlib.import_module("ccg.testing.strategies")
+    defined = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (getattr(value, "__module__", None) == module.__name__ or name.isupper())
+    }
+    assert sorted(module.__all__) == sorted(defined)
 
 
 def test_the_seed_names_are_importable_from_the_top_level() -> None:

@@ -8,7 +8,6 @@ POST; `decode_token_reply` turns whatever came back into an `OAuthToken` or a
 from __future__ import annotations
 
 import base64
-import math
 import re
 from typing import Final
 from urllib.parse import quote, urlencode
@@ -121,16 +120,12 @@ def build_token_request(spec: TokenRequestSpec) -> HttpRequest:
         ("Content-Type", "application/x-www-form-urlencoded"),
         ("Accept", "application/json"),
     ]
-    match spec.authentication:
-        case ClientSecretBasic(form_encode=form_encode):
-            headers.append(
-                (
-                    "Authorization",
-                    _basic_credentials(spec.client_id, spec.client_secret, form_encode),
-                )
-            )
-        case ClientSecretPost():
-            form.extend((("client_id", spec.client_id), ("client_secret", spec.client_secret)))
+    auth = spec.authentication
+    if isinstance(auth, ClientSecretBasic):
+        basic = _basic_credentials(spec.client_id, spec.client_secret, auth.form_encode)
+        headers.append(("Authorization", basic))
+    else:
+        form.extend((("client_id", spec.client_id), ("client_secret", spec.client_secret)))
     return HttpRequest(
         method="POST",
         url=spec.token_url,
@@ -174,8 +169,6 @@ def _lifetime(raw: int | float | str | None) -> int | str | None:
         if not _LIFETIME_TEXT.fullmatch(text):
             return f"expires_in is not a number: {raw[:40]!r}"
         raw = float(text) if "." in text else int(text)
-    if isinstance(raw, float) and not math.isfinite(raw):
-        return "expires_in is not finite"
     if raw < 0:
         return f"expires_in is negative: {raw}"
     if raw > MAX_LIFETIME:

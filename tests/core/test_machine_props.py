@@ -49,7 +49,7 @@ from ccg.core import (
     step,
     use,
 )
-from tests.strategies import (
+from ccg.testing.strategies import (
     DAY,
     EPOCH,
     answers,

@@ -26,7 +26,7 @@ from ccg.core import (
     step,
     usable_until,
 )
-from tests.strategies import clock_skews, times, tokens
+from ccg.testing.strategies import clock_skews, times, tokens
 
 T0: Final = 1_700_000_000.0
 POLICY: Final = Policy(

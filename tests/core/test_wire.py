@@ -43,7 +43,7 @@ from ccg.core import (
     decode_token_reply,
     step,
 )
-from tests.strategies import client_authentications, http_replies
+from ccg.testing.strategies import client_authentications, http_replies
 
 SAMPLES: Final = Path(__file__).parent.parent / "samples"
 

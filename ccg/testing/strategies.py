@@ -1,10 +1,11 @@
-"""Hypothesis strategies for ccg's core values: times, tokens, states, policies, replies, inputs.
+"""Hypothesis strategies for ccg's values: times, clock schedules, tokens, token responses
+(valid and hostile), states, policies and inputs. Needs `hypothesis` (`pip install 'ccg[testing]'`).
 
 Every strategy is a function returning a typed `SearchStrategy` (e.g.
 `st.SearchStrategy[OAuthToken]`). The argument-free ones are cached: Hypothesis
 validates a strategy on first use, and rebuilding one per draw costs more than
 the draw. Together they cover the whole `policy x state x input x now` space of
-`ccg.core.step`.
+`ccg.core.step`, which is how ccg's own property tests use them.
 
 Times are concentrated around `EPOCH`, on whole seconds more often than not, so
 that token expiries, skew windows and `now` coincide often enough to exercise the
@@ -13,9 +14,6 @@ boundary instants; a share of them are drawn from anywhere in 2000-2100.
 Hostile values are in: non-ASCII and very long digit strings in `expires_in`,
 invalid UTF-8 inside JSON strings, and hand-built tokens with negative or
 beyond-float-range lifetimes.
-
-These strategies are meant to become the public `ccg.testing` kit; they import
-nothing from `tests`.
 """
 
 from __future__ import annotations
@@ -65,6 +63,7 @@ __all__ = [
     "access_tokens",
     "answers",
     "client_authentications",
+    "clock_schedules",
     "clock_skews",
     "error_replies",
     "expires_in_values",
@@ -130,6 +129,12 @@ def time_advances() -> st.SearchStrategy[float]:
         st.integers(-5, 0).map(float),
         st.integers(0, 30 * DAY).map(float),
     )
+
+
+def clock_schedules(max_size: int = 20) -> st.SearchStrategy[list[float]]:
+    """A schedule for a `FakeClock`: the successive `advance(seconds)` steps of one test,
+    each from `time_advances` but never backwards (`FakeClock.advance` refuses that)."""
+    return st.lists(time_advances().map(lambda s: max(s, 0.0)), max_size=max_size)
 
 
 @cache
