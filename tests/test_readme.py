@@ -1,0 +1,35 @@
+"""The README's examples marked `<!-- runs as a test -->` run, and their assertions hold."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from collections.abc import Callable
+
+import pytest
+
+README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+_BLOCK = re.compile(r"<!-- runs as a test: tests/test_readme.py -->\n```python\n(.*?)```", re.S)
+
+
+def _examples() -> list[str]:
+    return _BLOCK.findall(README.read_text(encoding="utf-8"))
+
+
+def test_the_readme_has_runnable_examples() -> None:
+    assert len(_examples()) == 2
+
+
+@pytest.mark.parametrize("source", _examples(), ids=["fake-transport", "property-test"])
+def test_readme_example_runs(source: str) -> None:
+    namespace: dict[str, object] = {"__name__": "readme_example"}
+    exec(compile(source, str(README), "exec"), namespace)  # our own README
+    tests = [
+        value
+        for name, value in namespace.items()
+        if name.startswith("test_") and callable(value)
+    ]
+    assert tests
+    for test in tests:
+        run: Callable[[], object] = test  # Hypothesis fills in the arguments
+        run()
