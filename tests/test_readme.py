@@ -20,8 +20,12 @@ def test_the_readme_has_runnable_examples() -> None:
     assert len(_examples()) == 2
 
 
-@pytest.mark.parametrize("source", _examples(), ids=["fake-transport", "property-test"])
-def test_readme_example_runs(source: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "test_functions"),
+    zip(_examples(), [0, 1], strict=True),
+    ids=["fake-transport", "property-test"],
+)
+def test_readme_example_runs(source: str, test_functions: int) -> None:
     namespace: dict[str, object] = {"__name__": "readme_example"}
     exec(compile(source, str(README), "exec"), namespace)  # our own README
     tests = [
@@ -29,7 +33,7 @@ def test_readme_example_runs(source: str) -> None:
         for name, value in namespace.items()
         if name.startswith("test_") and callable(value)
     ]
-    assert tests
+    assert len(tests) == test_functions
     for test in tests:
         run: Callable[[], object] = test  # Hypothesis fills in the arguments
         run()
