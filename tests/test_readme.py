@@ -22,7 +22,7 @@ def test_the_readme_has_runnable_examples() -> None:
 
 @pytest.mark.parametrize(
     ("source", "test_functions"),
-    zip(_examples(), [0, 1], strict=True),
+    list(zip(_examples(), [0, 1], strict=True)),
     ids=["fake-transport", "property-test"],
 )
 def test_readme_example_runs(source: str, test_functions: int) -> None:
