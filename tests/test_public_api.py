@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pathlib
+import re
 from types import ModuleType
 
 import pytest
@@ -59,3 +60,15 @@ def test_the_seed_names_are_importable_from_the_top_level() -> None:
 
 def test_package_ships_py_typed() -> None:
     assert (pathlib.Path(ccg.__file__).parent / "py.typed").is_file()
+
+
+def test_the_readme_lists_exactly_the_public_names() -> None:
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    listed: dict[str, list[str]] = {}
+    for line in readme.splitlines():
+        match = re.fullmatch(r"- `(ccg[\w.]*)`: (.*)", line)
+        if match:
+            listed[match[1]] = re.findall(r"`([^`]+)`", match[2])
+    assert set(listed) == {*FACADES, "ccg.testing.strategies"}
+    for name, names in listed.items():
+        assert names == list(importlib.import_module(name).__all__), name
