@@ -55,6 +55,16 @@ def check_url(field: str, url: object, *, allow_insecure_http: bool = False) -> 
     return url
 
 
+def _credentials(value: object) -> ClientCredentialsAuthCredentials:
+    """`value` if it is credentials (callers without a type checker may pass anything)."""
+    if not isinstance(value, ClientCredentialsAuthCredentials):
+        raise ConfigurationError(
+            "client_credentials_auth_credentials",
+            f"expected ClientCredentialsAuthCredentials, got {type(value).__name__}",
+        )
+    return value
+
+
 class ApiClient:
     """Calls any HTTP endpoint; endpoints that need auth get `Authorization: Bearer <token>`.
 
@@ -73,12 +83,7 @@ class ApiClient:
         clock: Callable[[], float] = time.time,
         allow_insecure_http: bool = False,
     ) -> None:
-        credentials = client_credentials_auth_credentials
-        if not isinstance(credentials, ClientCredentialsAuthCredentials):
-            raise ConfigurationError(
-                "client_credentials_auth_credentials",
-                f"expected ClientCredentialsAuthCredentials, got {type(credentials).__name__}",
-            )
+        credentials = _credentials(client_credentials_auth_credentials)
         token_url = check_url("token_url", token_url, allow_insecure_http=allow_insecure_http)
         self._base_url = (
             None

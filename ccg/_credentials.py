@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Final
+from typing import Final, cast
 
 from ccg._errors import ConfigurationError
 from ccg.core import (
@@ -70,7 +70,8 @@ def _scopes(value: object) -> tuple[str, ...]:
         raise ConfigurationError(
             "o_auth_scopes", f"expected a list of scopes, got {type(value).__name__}"
         )
-    return tuple(_scope(v) for v in value)
+    # Iterable of anything (user input): each element is checked by _scope.
+    return tuple(_scope(v) for v in cast("Iterable[object]", value))
 
 
 def _clock_skew(value: object) -> float:
@@ -93,20 +94,30 @@ def _params(value: object) -> tuple[tuple[str, str], ...]:
             "o_auth_token_request_params", f"expected a mapping, got {type(value).__name__}"
         )
     pairs: list[tuple[str, str]] = []
-    for name, values in value.items():
+    # A mapping of anything (user input): each name and value is checked below.
+    for name, values in cast("Mapping[object, object]", value).items():
         if not isinstance(name, str) or not name:
             raise ConfigurationError("o_auth_token_request_params", "names must be non-empty str")
         if name in _RESERVED_PARAMS:
             raise ConfigurationError(
                 "o_auth_token_request_params", f"{name!r} is set by ccg and cannot be overridden"
             )
-        listed = (values,) if isinstance(values, str) else values
-        if not isinstance(listed, Sequence) or not all(isinstance(v, str) for v in listed):
-            raise ConfigurationError(
-                "o_auth_token_request_params", f"{name!r} must be a str or a list of str"
-            )
-        pairs.extend((name, v) for v in listed)
+        pairs.extend((name, v) for v in _param_values(name, values))
     return tuple(pairs)
+
+
+def _param_values(name: str, values: object) -> list[str]:
+    """The values of extra parameter `name`: a str, or a sequence of str."""
+    if isinstance(values, str):
+        return [values]
+    if isinstance(values, Sequence):
+        listed = cast("Sequence[object]", values)  # of anything: kept only if all are str
+        texts = [v for v in listed if isinstance(v, str)]
+        if len(texts) == len(listed):
+            return texts
+    raise ConfigurationError(
+        "o_auth_token_request_params", f"{name!r} must be a str or a list of str"
+    )
 
 
 def _authentication(value: object, client_id: str) -> ClientAuthentication:

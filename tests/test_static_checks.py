@@ -1,7 +1,10 @@
-"""mypy --strict (with the returns plugin, per mypy.ini) and ruff are part of the test suite."""
+"""mypy --strict (with the returns plugin, per mypy.ini), pyright strict (per pyrightconfig.json)
+and ruff are part of the test suite."""
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -19,6 +22,8 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
         check=False,
+        # pyright's wrapper would otherwise look up its latest version online.
+        env={**os.environ, "PYRIGHT_PYTHON_IGNORE_WARNINGS": "1"},
     )
 
 
@@ -33,3 +38,20 @@ def test_mypy_strict_passes_on_ccg_tests_and_benchmarks() -> None:
 def test_ruff_passes() -> None:
     result = _run("ruff", "check", "ccg", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_pyright_strict_passes_on_ccg_and_tests() -> None:
+    # Paths on the command line replace the configuration's `include` (ccg, tests,
+    # benchmarks); everything else in pyrightconfig.json applies, its `exclude` included.
+    result = _run("pyright", "--project", "pyrightconfig.json", "--outputjson", "ccg", "tests")
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    errors = [
+        f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
+        for d in report["generalDiagnostics"]
+        if d["severity"] == "error"
+    ]
+    assert not errors, "\n".join(errors)
+    assert report["summary"]["errorCount"] == 0
+    assert report["summary"]["filesAnalyzed"] > 0

@@ -30,14 +30,14 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Final, Self
+from typing import Any, Final, Self
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from flask import Flask, Response, jsonify, request
 from typing_extensions import override
@@ -153,14 +153,16 @@ class _IssuedToken:
 class _ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     """Authlib's grant allows only client_secret_basic by default; also allow the POST body."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(_AUTH_METHODS)
+    # The base class's type; a list like Authlib's own ("cannot authenticate with methods: [...]").
+    TOKEN_ENDPOINT_AUTH_METHODS: Collection[str] = list(_AUTH_METHODS)
 
 
 class _BearerTokenValidator(BearerTokenValidator):  # type: ignore[misc]
     """Looks tokens up in one server's store; Authlib checks expiry, revocation and scope."""
 
     def __init__(self, lookup: Callable[[str], _IssuedToken | None]) -> None:
-        super().__init__()
+        # typeshed's Authlib stub leaves `realm` and `**extra_attributes` unannotated.
+        super().__init__()  # pyright: ignore[reportUnknownMemberType]
         self._lookup = lookup
 
     def authenticate_token(self, token_string: str) -> _IssuedToken | None:
@@ -171,9 +173,16 @@ def _new_access_token(**_context: object) -> str:
     return secrets.token_urlsafe(32)
 
 
-def _client_expires_in(client: _Client, _grant_type: str) -> int:
+def _registered(client: object) -> RegisteredClient:
+    """The registration behind a client Authlib hands back (always one of ours)."""
+    if not isinstance(client, _Client):
+        raise TypeError(f"unexpected client object {client!r}")
+    return client.registered
+
+
+def _client_expires_in(client: object, _grant_type: str) -> int:
     """Authlib's ``expires_generator`` hook: the TTL is per client, not per grant type."""
-    return client.registered.token_ttl
+    return _registered(client).token_ttl
 
 
 class _TokenGenerator:
@@ -186,13 +195,13 @@ class _TokenGenerator:
         self,
         *,
         grant_type: str,
-        client: _Client,
+        client: ClientMixin,
         user: object = None,
         scope: str | None = None,
         expires_in: int | None = None,
         include_refresh_token: bool = True,
-    ) -> dict[str, Any]:
-        token: dict[str, Any] = self._bearer(
+    ) -> dict[str, str | int]:
+        token: dict[str, str | int] = self._bearer(
             grant_type=grant_type,
             client=client,
             user=user,
@@ -200,7 +209,7 @@ class _TokenGenerator:
             expires_in=expires_in,
             include_refresh_token=include_refresh_token,
         )
-        if not client.registered.include_expires_in:
+        if not _registered(client).include_expires_in:
             token.pop("expires_in", None)
         return token
 
@@ -275,9 +284,17 @@ class AuthorizationServer:
         )
         self._authz.register_grant(_ClientCredentialsGrant)
         # A generator registered for the grant type wins over Flask's configured "default".
-        self._authz.register_token_generator(_GRANT_TYPE, _TokenGenerator())
+        # typeshed's Authlib stub wants a BearerTokenGenerator here; Authlib takes (and documents)
+        # any callable with its keyword arguments.
+        self._authz.register_token_generator(
+            _GRANT_TYPE,
+            _TokenGenerator(),  # pyright: ignore[reportArgumentType]
+        )
         self._protector = ResourceProtector()
-        self._protector.register_token_validator(_BearerTokenValidator(self._lookup_token))
+        # typeshed's Authlib stub leaves the return type unannotated (it returns None).
+        self._protector.register_token_validator(  # pyright: ignore[reportUnknownMemberType]
+            _BearerTokenValidator(self._lookup_token)
+        )
 
         app.add_url_rule("/oauth/token", "token", self._token_endpoint, methods=["POST"])
         app.add_url_rule("/api/me", "me", self._me, methods=["GET"])
@@ -440,7 +457,8 @@ class AuthorizationServer:
 
     def _require_token(self, scope: str | None) -> _IssuedToken:
         """Authlib's bearer check; an OAuth2Error becomes its own 401/403 JSON response."""
-        with self._protector.acquire(scope) as token:
+        # typeshed's Authlib stub leaves `scopes` unannotated and the token type Incomplete.
+        with self._protector.acquire(scope) as token:  # pyright: ignore[reportUnknownMemberType]
             if not isinstance(token, _IssuedToken):
                 raise TypeError(f"unexpected token object {token!r}")
             return token
@@ -453,7 +471,9 @@ class AuthorizationServer:
             delay = self._token_delay
         if delay > 0:
             self._stopping.wait(delay)
-        response: Response = self._authz.create_token_response()
+        # typeshed's Authlib stub gives the framework-neutral server's (status, body, headers)
+        # tuple; the Flask server's handle_response turns that into a Flask Response.
+        response: Response = self._authz.create_token_response()  # pyright: ignore[reportUnknownMemberType, reportAssignmentType]
         return response
 
     def _count_resource_request(self) -> None:

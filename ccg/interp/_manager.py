@@ -69,6 +69,20 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _checked_token(value: object) -> OAuthToken | None:
+    """`value` if it is a token or None (callers without a type checker may pass anything)."""
+    if value is not None and not isinstance(value, OAuthToken):
+        raise TypeError(f"o_auth_token must be an OAuthToken, not {type(value).__name__}")
+    return value
+
+
+def _provided(returned: object) -> Input:
+    """What a token provider's return value means (an untyped provider may return anything)."""
+    if returned is None or isinstance(returned, OAuthToken):
+        return TokenProvided(token=returned)
+    return TokenProviderRaised(reason=f"returned a {type(returned).__name__}, not an OAuthToken")
+
+
 class _Flight:
     """One in-flight fetch: its owner settles it once; every waiter reads the outcome."""
 
@@ -162,9 +176,7 @@ class ClientCredentialsAuthManager:
 
     def set_token(self, token: OAuthToken | None) -> None:
         """Adopt `token` (set by hand; None forgets the held token); fires on-token-update."""
-        given: object = token
-        if given is not None and not isinstance(given, OAuthToken):
-            raise TypeError(f"o_auth_token must be an OAuthToken, not {type(given).__name__}")
+        token = _checked_token(token)
         with self._lock:
             effects = self._step(TokenSet(token=token))
         result, cause = self._run(effects)
@@ -286,13 +298,10 @@ class ClientCredentialsAuthManager:
     def _call_provider(self, last: OAuthToken | None) -> tuple[Input, BaseException | None]:
         assert self._provider is not None
         try:
-            returned: object = self._provider(last, self)
+            returned = self._provider(last, self)
         except Exception as exc:  # any provider failure becomes a typed error
             return TokenProviderRaised(reason=_describe(exc)), exc
-        if returned is None or isinstance(returned, OAuthToken):
-            return TokenProvided(token=returned), None
-        reason = f"returned a {type(returned).__name__}, not an OAuthToken"
-        return TokenProviderRaised(reason=reason), None
+        return _provided(returned), None
 
     def _notify(self, token: OAuthToken) -> tuple[Input, BaseException | None]:
         assert self._on_update is not None

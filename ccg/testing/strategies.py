@@ -19,8 +19,9 @@ beyond-float-range lifetimes.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from functools import cache
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 from hypothesis import strategies as st
@@ -102,10 +103,19 @@ _TOKEN68: Final = string.ascii_letters + string.digits + "-._~+/="
 """RFC 6750 `b64token` characters: what real access tokens are made of."""
 
 
+_T = TypeVar("_T")
+
+
+def _cached(strategy: Callable[[], st.SearchStrategy[_T]]) -> Callable[[], st.SearchStrategy[_T]]:
+    """`functools.cache` for an argument-free strategy function, keeping its `() -> ...` type
+    (`cache` alone would let a caller pass any arguments, and fail only at run time)."""
+    return cache(strategy)
+
+
 # -- time ------------------------------------------------------------------------------
 
 
-@cache
+@_cached
 def times() -> st.SearchStrategy[float]:
     """UTC epoch seconds: mostly within about an hour of `EPOCH`, sometimes anywhere in 2000-2100.
 
@@ -118,7 +128,7 @@ def times() -> st.SearchStrategy[float]:
     )
 
 
-@cache
+@_cached
 def time_advances() -> st.SearchStrategy[float]:
     """How far a clock moves between two steps: often 0, usually forward, rarely backwards
     (wall clocks are stepped by NTP), occasionally by days."""
@@ -137,7 +147,7 @@ def clock_schedules(max_size: int = 20) -> st.SearchStrategy[list[float]]:
     return st.lists(time_advances().map(lambda s: max(s, 0.0)), max_size=max_size)
 
 
-@cache
+@_cached
 def clock_skews() -> st.SearchStrategy[float]:
     """A `clock_skew` policy: 0 to 600 seconds, the common choices (0, 30, 60, 300) likely."""
     return st.one_of(
@@ -149,7 +159,7 @@ def clock_skews() -> st.SearchStrategy[float]:
 # -- tokens -----------------------------------------------------------------------------
 
 
-@cache
+@_cached
 def lifetimes() -> st.SearchStrategy[int]:
     """An `expires_in` a server could give: tiny (0, 1, 2), typical, or large (up to ten years)."""
     return st.one_of(
@@ -159,13 +169,13 @@ def lifetimes() -> st.SearchStrategy[int]:
     )
 
 
-@cache
+@_cached
 def _hostile_lifetimes() -> st.SearchStrategy[int]:
     # Only a hand-built OAuthToken can carry these: the wire decoder refuses them.
     return st.one_of(st.integers(-(10**6), -1), st.integers(_MAX_WIRE_LIFETIME + 1, 10**400))
 
 
-@cache
+@_cached
 def access_tokens() -> st.SearchStrategy[str]:
     """An access token: a few fixed values (so equal tokens happen) or random `b64token` text."""
     return st.one_of(
@@ -174,7 +184,7 @@ def access_tokens() -> st.SearchStrategy[str]:
     )
 
 
-@cache
+@_cached
 def _token_fields() -> st.SearchStrategy[OAuthToken]:
     return st.builds(
         OAuthToken,
@@ -186,7 +196,11 @@ def _token_fields() -> st.SearchStrategy[OAuthToken]:
     )
 
 
-@cache
+def _with_expiry(token: OAuthToken, expiry: float) -> OAuthToken:
+    return msgspec.structs.replace(token, expiry=expiry)
+
+
+@_cached
 def tokens() -> st.SearchStrategy[OAuthToken]:
     """A well-formed `OAuthToken`, in each shape the machine meets:
 
@@ -197,9 +211,7 @@ def tokens() -> st.SearchStrategy[OAuthToken]:
       (a token saved with `to_dictionary` and restored, or set by hand).
     """
     base = _token_fields()
-    with_expiry = st.builds(
-        lambda token, expiry: msgspec.structs.replace(token, expiry=expiry), base, times()
-    )
+    with_expiry = st.builds(_with_expiry, base, times())
     return st.one_of(
         base,
         st.builds(stamped, base, times()),
@@ -210,7 +222,7 @@ def tokens() -> st.SearchStrategy[OAuthToken]:
 # -- states and policies ---------------------------------------------------------------
 
 
-@cache
+@_cached
 def states() -> st.SearchStrategy[TokenState]:
     """Any `TokenState`: `NoToken`, `Holding(token)`, `Fetching()` or `Fetching(token)`."""
     return st.one_of(
@@ -220,7 +232,7 @@ def states() -> st.SearchStrategy[TokenState]:
     )
 
 
-@cache
+@_cached
 def client_authentications() -> st.SearchStrategy[ClientAuthentication]:
     """`client_secret_basic` (form-encoded or raw) or `client_secret_post`."""
     return st.sampled_from(
@@ -228,7 +240,7 @@ def client_authentications() -> st.SearchStrategy[ClientAuthentication]:
     )
 
 
-@cache
+@_cached
 def request_specs() -> st.SearchStrategy[TokenRequestSpec]:
     """A `TokenRequestSpec`: any id and secret text, optional scopes and extra parameters."""
     names = st.text(min_size=1, max_size=12)
@@ -247,7 +259,7 @@ def request_specs() -> st.SearchStrategy[TokenRequestSpec]:
     )
 
 
-@cache
+@_cached
 def policies() -> st.SearchStrategy[Policy]:
     """A `Policy`: with or without a token provider and an update callback, any auth method."""
     return st.builds(
@@ -262,7 +274,7 @@ def policies() -> st.SearchStrategy[Policy]:
 # -- replies from the token endpoint ---------------------------------------------------
 
 
-@cache
+@_cached
 def expires_in_values() -> st.SearchStrategy[int | float | str | bool | None]:
     """What servers put in `expires_in`: integers, digit strings (Azure AD v1), floats,
     negatives, absurdly large values, junk strings (non-ASCII digits and thousands of
@@ -279,6 +291,10 @@ def expires_in_values() -> st.SearchStrategy[int | float | str | bool | None]:
         st.text(max_size=8),
         st.text(string.digits, min_size=21, max_size=5_000),
     )
+
+
+def _raw_reply(status: int, body: bytes) -> HttpReply:
+    return HttpReply(status=status, body=body)
 
 
 def _json_reply(status: int, body: object) -> HttpReply:
@@ -307,7 +323,7 @@ def _token_body(draw: st.DrawFn) -> dict[str, object]:
     return {**body, **extras}
 
 
-@cache
+@_cached
 def token_replies() -> st.SearchStrategy[HttpReply]:
     """A 2xx reply with an RFC 6749 §5.1 token body, `expires_in` as any `expires_in_values`."""
     return st.builds(_json_reply, st.sampled_from([200, 200, 201, 203]), _token_body())
@@ -319,7 +335,7 @@ def reply_with(token: OAuthToken) -> HttpReply:
     return _json_reply(200, token.to_dictionary())
 
 
-@cache
+@_cached
 def error_replies() -> st.SearchStrategy[HttpReply]:
     """An RFC 6749 §5.2 error: one of the six codes or an unknown one, with or without a
     description and URI, usually a 400 or 401 but also any other status, even 200."""
@@ -347,7 +363,7 @@ _HTML_PAGES: Final = (
 )
 
 
-@cache
+@_cached
 def hostile_replies() -> st.SearchStrategy[HttpReply]:
     """Replies that are neither a token nor an error: random bytes, JSON that is not an
     object, HTML pages, empty bodies, and objects with missing or mistyped members.
@@ -385,13 +401,13 @@ def hostile_replies() -> st.SearchStrategy[HttpReply]:
         ]
     )
     return st.one_of(
-        st.builds(lambda s, b: HttpReply(status=s, body=b), status, raw),
+        st.builds(_raw_reply, status, raw),
         st.builds(_json_reply, status, json_values),
         st.builds(_json_reply, status, not_a_token),
     )
 
 
-@cache
+@_cached
 def http_replies() -> st.SearchStrategy[HttpReply]:
     """Anything a token endpoint might send back: tokens, errors and hostile replies."""
     return st.one_of(token_replies(), error_replies(), hostile_replies())
@@ -400,7 +416,7 @@ def http_replies() -> st.SearchStrategy[HttpReply]:
 # -- inputs ------------------------------------------------------------------------------
 
 
-@cache
+@_cached
 def _reasons() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(["ConnectTimeoutError: timed out", "RuntimeError: boom"]),
@@ -408,7 +424,7 @@ def _reasons() -> st.SearchStrategy[str]:
     )
 
 
-@cache
+@_cached
 def outcome_inputs() -> st.SearchStrategy[Input]:
     """The inputs that end a fetch or provider call: `TokenReplyReceived`,
     `TokenRequestFailed`, `TokenProvided` (a token or None) and `TokenProviderRaised`."""
@@ -420,7 +436,7 @@ def outcome_inputs() -> st.SearchStrategy[Input]:
     )
 
 
-@cache
+@_cached
 def inputs() -> st.SearchStrategy[Input]:
     """Any member of the `Input` union, with any payload."""
     return st.one_of(
@@ -457,7 +473,7 @@ def answers(effect: Effect) -> st.SearchStrategy[Input]:
             return st.nothing()
 
 
-@cache
+@_cached
 def _fetch_answers() -> st.SearchStrategy[Input]:
     return st.one_of(
         st.builds(TokenReplyReceived, reply=token_replies()),
@@ -466,7 +482,7 @@ def _fetch_answers() -> st.SearchStrategy[Input]:
     )
 
 
-@cache
+@_cached
 def _provider_answers() -> st.SearchStrategy[Input]:
     return st.one_of(
         st.builds(TokenProvided, token=tokens()),
@@ -475,7 +491,7 @@ def _provider_answers() -> st.SearchStrategy[Input]:
     )
 
 
-@cache
+@_cached
 def _callback_answers() -> st.SearchStrategy[str | None]:
     """None: the callback returned; a string: it raised, for that reason."""
     return st.none() | _reasons()
@@ -501,7 +517,7 @@ def _situations(draw: st.DrawFn) -> tuple[TokenState, Input]:
     return state, draw(inputs())
 
 
-@cache
+@_cached
 def situations() -> st.SearchStrategy[tuple[TokenState, Input]]:
     """A state and an input for it: any input, or (half the time, when a token is
     held) an input about the held token, so "same token again" paths are reached."""

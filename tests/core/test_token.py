@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 import pytest
@@ -49,10 +49,12 @@ FULL: Final = OAuthToken(
 
 
 def test_token_is_frozen() -> None:
+    # The type checkers refuse these assignments (tests/typing/rejected/); Any lets them run.
+    token: Any = FULL
     with pytest.raises(AttributeError):
-        FULL.access_token = "other"  # type: ignore[misc]
+        token.access_token = "other"
     with pytest.raises(AttributeError):
-        FULL.expiry = None  # type: ignore[misc]
+        token.expiry = None
 
 
 def test_token_is_hashable_and_compared_by_value() -> None:

@@ -10,7 +10,7 @@ import http.server
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Generic, Self, TypeVar
@@ -307,7 +307,7 @@ class RecordingServer:
 
 
 @contextlib.contextmanager
-def silent_endpoint() -> Iterator[str]:
+def silent_endpoint() -> Generator[str, None, None]:
     """A URL whose server accepts the TCP connection (kernel backlog) but never answers."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -319,7 +319,7 @@ def silent_endpoint() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def unconnectable_endpoint() -> Iterator[str]:
+def unconnectable_endpoint() -> Generator[str, None, None]:
     """A URL whose TCP handshake never completes: a listener whose accept queue is full.
 
     Linux drops SYNs to a listener with a full accept queue, so `connect()` hangs until

@@ -294,6 +294,7 @@ def test_post_json_reaches_the_echo_endpoint_intact(
     assert isinstance(echoed, dict)
     assert echoed["client_id"] == "test-client"
     assert echoed["content_type"] == "application/json"
+    assert isinstance(echoed["body"], str)
     assert json.loads(echoed["body"]) == payload
 
 
