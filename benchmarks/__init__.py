@@ -1,1 +1,8 @@
-"""ccg benchmarks: run explicitly (`python -m benchmarks.hot_path`), never as tests."""
+"""ccg benchmarks: run explicitly, never as tests.
+
+- `python -m benchmarks`: the suite (steady state, auth step, herd, cold fetch, import
+  time, memory) against nginx on 127.0.0.1 (or the Python fallback server), with the
+  peers of the `bench` extra side by side.
+- `python -m benchmarks.hot_path`: the hot path alone, against the hand-written floor.
+- `benchmarks.smoke.run_smoke()`: every family once with tiny counts (for the test suite).
+"""

@@ -144,6 +144,37 @@ class ApiClient:
         `TokenAcquisitionError` is raised and nothing is sent. No redirects are
         followed, so the token never reaches another URL.
         """
+        target = self._url(url, requires_auth)
+        pairs: tuple[tuple[str, str], ...]
+        if headers is None and json is None:
+            # The common case (no caller headers) skips merging them: it is the hot path.
+            pairs = (
+                (("Authorization", self._auth_manager.authorization_header()),)
+                if requires_auth
+                else ()
+            )
+        else:
+            pairs, body = self._merge(headers, body, json, requires_auth)
+        sent = self._transport.send(
+            HttpRequest(
+                method=method,
+                url=target,
+                headers=pairs,
+                body=body.encode() if isinstance(body, str) else (body or b""),
+            )
+        )
+        if not is_successful(sent):
+            raise ApiTransportError(f"{method} {url}: {sent.failure().reason}")
+        return sent.unwrap()
+
+    def _merge(
+        self,
+        headers: Mapping[str, str] | None,
+        body: bytes | str | None,
+        json: object,
+        requires_auth: bool,
+    ) -> tuple[tuple[tuple[str, str], ...], bytes | str | None]:
+        """The caller's headers with Content-Type for `json` and our Authorization, and the body."""
         all_headers = dict(headers) if headers else {}
         if json is not None:
             if body is not None:
@@ -151,22 +182,11 @@ class ApiClient:
             body = msgspec.json.encode(json)
             if not any(name.lower() == "content-type" for name in all_headers):
                 all_headers["Content-Type"] = "application/json"
-        target = self._url(url, requires_auth)
         if requires_auth:
             for name in [n for n in all_headers if n.lower() == "authorization"]:
                 del all_headers[name]  # header names are case-insensitive (RFC 9110 §5.1)
             all_headers["Authorization"] = self._auth_manager.authorization_header()
-        sent = self._transport.send(
-            HttpRequest(
-                method=method,
-                url=target,
-                headers=tuple(all_headers.items()),
-                body=body.encode() if isinstance(body, str) else (body or b""),
-            )
-        )
-        if not is_successful(sent):
-            raise ApiTransportError(f"{method} {url}: {sent.failure().reason}")
-        return sent.unwrap()
+        return tuple(all_headers.items()), body
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> HttpReply:
         """`request("GET", url)`."""

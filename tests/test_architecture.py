@@ -24,6 +24,7 @@ ALLOWED_MODULES: Final = frozenset(
         "typing",
         "collections.abc",
         "enum",
+        "functools",
         "math",
         "base64",
         "re",

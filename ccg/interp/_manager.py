@@ -89,6 +89,8 @@ class _Flight:
     __slots__ = ("_done", "outcome", "owner")
 
     def __init__(self) -> None:
+        # An Event, not a lock handed from waiter to waiter: set() wakes every waiter at
+        # once, where a chain of lock hand-offs makes a herd wait on the GIL in turn.
         self._done = threading.Event()
         self.outcome: _Outcome = (None, None)
         self.owner = threading.get_ident()

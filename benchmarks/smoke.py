@@ -1,0 +1,75 @@
+"""A smoke run of the whole harness, for the test suite: `run_smoke()`.
+
+Every family once, with tiny repeat counts, against the Python fallback server only
+(nginx is not needed); peers that are not installed are skipped, and installed ones are
+left out of the subprocess families (import time, memory), and the herd has 8 threads,
+to stay well under 15 s. It checks that the
+harness works (every client got 200s with its token, every table has its rows, ccg's
+herds made exactly one token request each), not how fast anything is.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Final
+
+from benchmarks._families import Settings
+from benchmarks.suite import FAMILIES, run
+
+__all__ = ["SMOKE", "run_smoke"]
+
+SMOKE: Final = Settings(
+    steady_rounds=1,
+    steady_requests=5,
+    steady_warmup=2,
+    auth_rounds=1,
+    auth_seconds_per_timing=0.002,
+    herd_repeats=1,
+    herd_threads=8,
+    token_delay_ms=20.0,
+    cold_rounds=1,
+    cold_fetches=2,
+    import_repeats=1,
+    memory_repeats=1,
+    subprocess_peers=False,
+)
+
+
+class SmokeFailure(AssertionError):
+    """The harness did not run as it should; the message has the whole output."""
+
+
+def run_smoke() -> None:
+    """Run every family once against the Python fallback server; raise `SmokeFailure` if broken."""
+    out = io.StringIO()
+    started = time.perf_counter()
+    report = run(SMOKE, server_kind="python", out=out)
+    elapsed = time.perf_counter() - started
+    text = out.getvalue()
+    problems: list[str] = []
+    if "Python fallback server" not in report.server:
+        problems.append(f"not the fallback server: {report.server}")
+    for name in FAMILIES:
+        result = report.results.get(name)
+        if result is None or not result.table.rows:
+            problems.append(f"family {name!r} produced no rows")
+    steady = report.results.get("steady")
+    if steady is not None:
+        column = steady.table.columns.index("non-200")
+        problems.extend(
+            f"steady state: {row[0]} got {row[column]} non-200 replies"
+            for row in steady.table.rows
+            if row[column] != "0"
+        )
+    herd_checks = [c for c in report.checks if c.target.startswith("herd: exactly")]
+    if not herd_checks or not herd_checks[0].passed:
+        problems.append(f"ccg herd: {herd_checks[0].achieved if herd_checks else 'not run'}")
+    if problems:
+        raise SmokeFailure("; ".join(problems) + f"\n\n{text}")
+    print(text)
+    print(f"smoke run: {elapsed:.1f} s")
+
+
+if __name__ == "__main__":
+    run_smoke()

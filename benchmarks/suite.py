@@ -1,0 +1,158 @@
+"""The benchmark suite: `python -m benchmarks` runs every family and prints one table each.
+
+It starts its own server on 127.0.0.1 (Debian's nginx when installed, else the Python
+fallback, named in the output), runs the families, prints the issue-4 targets with what
+this run achieved, and stops everything it started. Peers (the `bench` extra) that are
+not installed are skipped and listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final, TextIO
+
+from benchmarks import _families as families
+from benchmarks._clients import ALL_KINDS, ClientKind, available, insecure_loopback_env, versions
+from benchmarks._families import FamilyResult, Settings
+from benchmarks._report import Table, TargetCheck
+from benchmarks._servers import Server, start_server
+
+__all__ = ["FAMILIES", "QUICK", "Report", "main", "run"]
+
+FAMILIES: Final = ("steady", "auth", "herd", "cold", "import", "memory")
+
+QUICK: Final = Settings(
+    steady_rounds=11,
+    steady_requests=50,
+    steady_warmup=20,
+    auth_rounds=5,
+    auth_seconds_per_timing=0.01,
+    herd_repeats=2,
+    cold_rounds=5,
+    cold_fetches=10,
+    import_repeats=3,
+    memory_repeats=1,
+)
+
+
+@dataclass
+class Report:
+    """What a run produced."""
+
+    server: str = ""
+    skipped: list[str] = field(default_factory=list)
+    results: dict[str, FamilyResult] = field(default_factory=dict)
+
+    @property
+    def checks(self) -> list[TargetCheck]:
+        """Every target judged, in family order."""
+        return [c for r in self.results.values() for c in r.checks]
+
+    def targets_table(self) -> Table:
+        """The issue-4 targets and what this run achieved."""
+        table = Table(
+            "Targets (issue 4)",
+            "Every ratio measured in this run.",
+            ["target", "achieved", "verdict"],
+        )
+        for check in self.checks:
+            table.add(check.target, check.achieved, check.verdict)
+        return table
+
+
+def _header(server: Server, kinds: Sequence[ClientKind], skipped: Sequence[str]) -> str:
+    lines = [
+        "# ccg benchmarks",
+        "",
+        f"- Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        f"- server: {server.description}",
+        "- versions: " + ", ".join(f"{n} {v}" for n, v in versions(tuple(kinds))),
+    ]
+    if skipped:
+        lines.append(
+            "- skipped (not installed; `pip install -e '.[bench]'`): " + ", ".join(skipped)
+        )
+    return "\n".join(lines)
+
+
+def run(
+    settings: Settings,
+    *,
+    server_kind: str = "auto",
+    only: Sequence[str] = FAMILIES,
+    include_peers: bool = True,
+    out: TextIO | None = None,
+) -> Report:
+    """Run the chosen families against a server this call starts and stops."""
+    stream = out or sys.stdout
+    report = Report()
+    kinds: list[ClientKind] = []
+    for kind in ALL_KINDS:
+        if kind.is_peer and not include_peers:
+            continue
+        if available(kind):
+            kinds.append(kind)
+        else:
+            report.skipped.append(kind.label)
+
+    def emit(text: str) -> None:
+        print(text, file=stream, flush=True)
+
+    started = time.perf_counter()
+    with (
+        insecure_loopback_env(),
+        start_server(server_kind, delay_ms=settings.token_delay_ms) as server,
+    ):
+        report.server = server.description
+        emit(_header(server, kinds, report.skipped))
+        steps: dict[str, Callable[[], FamilyResult]] = {
+            "steady": lambda: families.steady_state(server, kinds, settings),
+            "auth": lambda: families.auth_step(server, kinds, settings),
+            "herd": lambda: families.herd(server, kinds, settings),
+            "cold": lambda: families.cold_fetch(server, kinds, settings),
+            "import": lambda: families.import_time(kinds, settings),
+            "memory": lambda: families.memory(server, kinds, settings),
+        }
+        for name in FAMILIES:
+            if name not in only:
+                continue
+            family_start = time.perf_counter()
+            result = steps[name]()
+            report.results[name] = result
+            emit("")
+            emit(result.table.render())
+            emit(f"\n({name}: {time.perf_counter() - family_start:.1f} s)")
+        emit("")
+        emit(report.targets_table().render())
+        emit(f"\ntotal {time.perf_counter() - started:.1f} s")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m benchmarks [--quick] [--server auto|nginx|python] [--only FAMILY ...]`."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--server",
+        choices=("auto", "nginx", "python"),
+        default="auto",
+        help="nginx if installed (default), or force one",
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough look)")
+    parser.add_argument("--only", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument("--no-peers", action="store_true", help="ccg and the raw floors only")
+    parser.add_argument(
+        "--delay-ms", type=float, default=None, help="delay of the herd's token endpoint"
+    )
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else Settings()
+    if args.delay_ms is not None:
+        settings = replace(settings, token_delay_ms=args.delay_ms)
+    run(settings, server_kind=args.server, only=args.only, include_peers=not args.no_peers)
+    return 0
