@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Final, Protocol
@@ -112,7 +112,7 @@ def versions(kinds: tuple[ClientKind, ...]) -> list[tuple[str, str]]:
     for kind in kinds:
         if available(kind):
             names.extend(d for d in kind.distributions if d not in names)
-    found = []
+    found: list[tuple[str, str]] = []
     for name in names:
         try:
             found.append((name, importlib.metadata.version(name)))
@@ -122,7 +122,7 @@ def versions(kinds: tuple[ClientKind, ...]) -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def insecure_loopback_env() -> Iterator[None]:
+def insecure_loopback_env() -> Generator[None, None, None]:
     """oauthlib refuses http:// unless OAUTHLIB_INSECURE_TRANSPORT is set; ours is 127.0.0.1."""
     names = ("OAUTHLIB_INSECURE_TRANSPORT", "AUTHLIB_INSECURE_TRANSPORT")
     saved = {n: os.environ.get(n) for n in names}

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import timeit
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -88,7 +88,7 @@ class FamilyResult:
     """A family's table and the targets it judged."""
 
     table: Table
-    checks: list[TargetCheck] = field(default_factory=list)
+    checks: list[TargetCheck] = field(default_factory=list[TargetCheck])
 
 
 def _rotated(items: Sequence[str], shift: int) -> list[str]:
@@ -117,7 +117,7 @@ def _round_order(
 
 
 @contextmanager
-def _gc_off() -> Iterator[None]:
+def _gc_off() -> Generator[None, None, None]:
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -337,7 +337,7 @@ class _PoolDiscards(logging.Handler):
 
 
 @contextmanager
-def _counting_pool_discards() -> Iterator[_PoolDiscards]:
+def _counting_pool_discards() -> Generator[_PoolDiscards, None, None]:
     logger = logging.getLogger("urllib3.connectionpool")
     handler = _PoolDiscards()
     propagate = logger.propagate

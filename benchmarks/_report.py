@@ -66,8 +66,8 @@ class Table:
     title: str
     note: str
     columns: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    footnotes: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list[list[str]])
+    footnotes: list[str] = field(default_factory=list[str])
 
     def add(self, *cells: str) -> None:
         """Append a row."""

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -309,7 +309,7 @@ class NginxServer:
         raise RuntimeError(f"nginx did not start: {error}")
 
     def _log_tail(self) -> str:
-        texts = []
+        texts: list[str] = []
         for name in ("stderr.log", "error.log"):
             with contextlib.suppress(OSError):
                 texts.append((self._dir / name).read_text(errors="replace").strip())
@@ -349,7 +349,7 @@ class NginxServer:
 
 
 @contextlib.contextmanager
-def start_server(kind: str, *, delay_ms: float) -> Iterator[Server]:
+def start_server(kind: str, *, delay_ms: float) -> Generator[Server, None, None]:
     """`kind` is `nginx`, `python` or `auto` (nginx if it is installed and starts)."""
     server: Server
     if kind == "python":

@@ -46,8 +46,8 @@ class Report:
     """What a run produced."""
 
     server: str = ""
-    skipped: list[str] = field(default_factory=list)
-    results: dict[str, FamilyResult] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list[str])
+    results: dict[str, FamilyResult] = field(default_factory=dict[str, FamilyResult])
 
     @property
     def checks(self) -> list[TargetCheck]:
