@@ -84,24 +84,37 @@ def _provided(returned: object) -> Input:
 
 
 class _Flight:
-    """One in-flight fetch: its owner settles it once; every waiter reads the outcome."""
+    """One in-flight fetch: its owner settles it once; every waiter reads the outcome.
 
-    __slots__ = ("_done", "outcome", "owner")
+    The Event is made only when a first waiter shows up (most fetches have none, and an
+    Event costs a tenth of a first fetch's own work). `watch` and `settle` are called
+    with the manager's lock held, so a waiter never misses the settling.
+    """
+
+    __slots__ = ("_done", "outcome", "owner", "settled")
 
     def __init__(self) -> None:
-        # An Event, not a lock handed from waiter to waiter: set() wakes every waiter at
-        # once, where a chain of lock hand-offs makes a herd wait on the GIL in turn.
-        self._done = threading.Event()
+        self._done: threading.Event | None = None
         self.outcome: _Outcome = (None, None)
         self.owner = threading.get_ident()
+        self.settled = False
+
+    def watch(self) -> threading.Event | None:
+        """The Event to wait on, or None if the flight has already settled (lock held)."""
+        if self.settled:
+            return None
+        if self._done is None:
+            # One Event for every waiter: set() wakes them all at once, where a chain of
+            # lock hand-offs would make a herd wait for the GIL in turn.
+            self._done = threading.Event()
+        return self._done
 
     def settle(self, outcome: _Outcome) -> None:
+        """Record the outcome and wake the waiters (lock held)."""
         self.outcome = outcome
-        self._done.set()
-
-    def wait(self) -> _Outcome:
-        self._done.wait()
-        return self.outcome
+        self.settled = True
+        if self._done is not None:
+            self._done.set()
 
 
 class ClientCredentialsAuthManager:
@@ -233,17 +246,21 @@ class ClientCredentialsAuthManager:
                 if starts_flight:
                     self._flight = _Flight()
                 flight = self._flight
-            if starts_flight:
-                result, cause = self._fly(flight, effects)
-            elif isinstance(effects[0], AwaitFetch):
-                if flight.owner == threading.get_ident():
+                awaits = isinstance(effects[0], AwaitFetch)
+                if awaits and flight.owner == threading.get_ident():
                     # A provider (or transport) asking for the token it is fetching would
                     # wait for itself forever.
                     raise CcgError(
                         "the token is being fetched by this very thread: inside "
                         "o_auth_token_provider use auth_manager.fetch_token()"
                     )
-                result, cause = flight.wait()
+                done = flight.watch() if awaits else None
+            if starts_flight:
+                result, cause = self._fly(flight, effects)
+            elif awaits:
+                if done is not None:
+                    done.wait()
+                result, cause = flight.outcome
             else:
                 result, cause = self._run(effects)
             if isinstance(result, UseToken):
@@ -264,7 +281,8 @@ class ClientCredentialsAuthManager:
                 self._step(TokenRequestFailed(reason=_describe(exc)))
             raise
         finally:
-            flight.settle(outcome)
+            with self._lock:
+                flight.settle(outcome)
         return outcome
 
     def _run(self, effects: tuple[Effect, ...]) -> _Outcome:
