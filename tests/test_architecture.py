@@ -24,7 +24,6 @@ ALLOWED_MODULES: Final = frozenset(
         "typing",
         "collections.abc",
         "enum",
-        "functools",
         "math",
         "base64",
         "re",

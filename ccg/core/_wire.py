@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-from functools import lru_cache
 from typing import Final
 from urllib.parse import quote, urlencode
 
@@ -104,12 +103,8 @@ def _basic_credentials(client_id: str, client_secret: str, form_encode: bool) ->
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-@lru_cache(maxsize=32)
 def build_token_request(spec: TokenRequestSpec) -> HttpRequest:
     """The RFC 6749 §4.4.2 access token request for `spec`.
-
-    Memoized: the request is a pure function of the frozen spec, and building it
-    (form encoding, base64) is most of the core's cost on a first fetch.
 
     >>> r = build_token_request(TokenRequestSpec(
     ...     token_url="https://as.example/token", client_id="id", client_secret="s",
