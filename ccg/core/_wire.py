@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from typing import Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -96,9 +96,28 @@ class TokenRequestSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         )
 
 
+# Characters that percent-encoding (`quote`/`quote_plus` with safe="") leaves as they are.
+# Ids, secrets and parameters are usually made of them only, and testing for that costs a
+# tenth of quoting: the token request is most of the core's own work on a first fetch.
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(value: str) -> str:
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+
+
+def _form_encoded(pairs: list[tuple[str, str]]) -> bytes:
+    """`urllib.parse.urlencode(pairs)`, byte for byte (space as `+`), faster."""
+    return "&".join(
+        f"{k if _UNRESERVED.fullmatch(k) else quote_plus(k, safe='')}="
+        f"{v if _UNRESERVED.fullmatch(v) else quote_plus(v, safe='')}"
+        for k, v in pairs
+    ).encode("ascii")
+
+
 def _basic_credentials(client_id: str, client_secret: str, form_encode: bool) -> str:
     if form_encode:
-        client_id, client_secret = quote(client_id, safe=""), quote(client_secret, safe="")
+        client_id, client_secret = _quoted(client_id), _quoted(client_secret)
     raw = f"{client_id}:{client_secret}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
@@ -130,7 +149,7 @@ def build_token_request(spec: TokenRequestSpec) -> HttpRequest:
         method="POST",
         url=spec.token_url,
         headers=tuple(headers),
-        body=urlencode(form).encode("ascii"),
+        body=_form_encoded(form),
     )
 
 

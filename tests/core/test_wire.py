@@ -538,3 +538,33 @@ def test_an_unexpected_status_does_not_echo_a_token_in_its_reason() -> None:
     assert (
         failure.reason == "HTTP 302 without an OAuth error: <withheld: it mentions an access_token>"
     )
+
+
+@given(pairs=st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), max_size=5))
+def test_the_form_body_is_exactly_what_urlencode_makes(pairs: list[tuple[str, str]]) -> None:
+    from urllib.parse import urlencode  # noqa: PLC0415 - the reference, for this test only
+
+    spec = TokenRequestSpec(
+        token_url="https://as.example/token",
+        client_id="id",
+        client_secret="s",
+        extra_params=tuple(pairs),
+    )
+    expected = [("grant_type", "client_credentials"), *pairs]
+    assert build_token_request(spec).body == urlencode(expected).encode("ascii")
+
+
+@given(client_id=st.text(min_size=1, max_size=12), secret=st.text(min_size=1, max_size=12))
+def test_basic_credentials_are_percent_encoded_exactly_like_quote(
+    client_id: str, secret: str
+) -> None:
+    import base64  # noqa: PLC0415
+    from urllib.parse import quote  # noqa: PLC0415 - the reference, for this test only
+
+    spec = TokenRequestSpec(
+        token_url="https://as.example/token", client_id=client_id, client_secret=secret
+    )
+    header = build_token_request(spec).header("Authorization")
+    assert header is not None
+    decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
+    assert decoded == f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
