@@ -37,6 +37,7 @@ from ccg.interp._urllib3 import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
 __all__ = [
     "ALL_KINDS",
+    "RAW_POOL",
     "BenchClient",
     "ClientKind",
     "available",
@@ -236,6 +237,50 @@ class RawUrllib3:
 
     def close(self) -> None:
         self.pool.clear()
+
+
+class RawConnectionPool:
+    """The lowest urllib3 floor: one `HTTPConnectionPool.urlopen` per request, fixed header.
+
+    What `PoolManager.request` does before it reaches the pool (parse the URL, build the
+    pool key, look the pool up, make a `Retry`) is done once here, at construction: this
+    is what urllib3 costs when nothing but the request itself is left. ccg's transport
+    routes a plain `PoolManager` this way too (`ccg/interp/_urllib3.py`), so the gap
+    between ccg and this row is what ccg adds on top of urllib3.
+    """
+
+    def __init__(self, base_url: str, token_path: str) -> None:
+        del token_path  # the floor fetches no token
+        self.manager = raw_pool()
+        self.url = base_url + API_PATH
+        self.pool = self.manager.connection_from_url(self.url)
+        self.headers = {"Authorization": EXPECTED_AUTHORIZATION}
+        self.retries = urllib3.Retry(total=False, redirect=False)
+
+    def call(self) -> int:
+        return self.pool.urlopen(
+            "GET",
+            API_PATH,
+            headers=self.headers,
+            retries=self.retries,
+            redirect=False,
+            assert_same_host=False,
+            timeout=_TIMEOUT,
+            preload_content=True,
+        ).status
+
+    def auth_step(self) -> Callable[[], object]:
+        raise NotImplementedError("the connection-pool floor is for the steady state only")
+
+    def fetch_token(self) -> object:
+        raise NotImplementedError("the connection-pool floor holds a fixed header")
+
+    def reconnect(self) -> None:
+        self.manager.clear()  # closes the pool; the manager makes a new one
+        self.pool = self.manager.connection_from_url(self.url)
+
+    def close(self) -> None:
+        self.manager.clear()
 
 
 class HandWritten:
@@ -484,6 +529,17 @@ RAW: Final = ClientKind(
     fetches_tokens=False,
     is_floor=True,
 )
+RAW_POOL: Final = ClientKind(
+    key="raw-pool",
+    label="raw urllib3 HTTPConnectionPool.urlopen, fixed header",
+    modules=("urllib3",),
+    distributions=("urllib3",),
+    build=RawConnectionPool,
+    entry_modules=("urllib3",),
+    fetches_tokens=False,
+    is_floor=True,
+)
+"""Steady state only: the other families have no use for a second fixed-header floor."""
 HAND_WRITTEN: Final = ClientKind(
     key="hand-written",
     label="hand-written: raw urllib3 + locked cache",
