@@ -68,7 +68,7 @@ SHORT_LIFETIME_S = 2.0
 class Settings:
     """Repeat counts. The defaults keep the whole suite to a few minutes on 2 cores."""
 
-    steady_rounds: int = 81
+    steady_rounds: int = 121
     steady_requests: int = 50
     steady_warmup: int = 100
     auth_rounds: int = 15
