@@ -40,20 +40,18 @@ _NO_RETRIES: Final = Retry(total=False, redirect=False)
 _Route = tuple[PoolKey, dict[str, Any], str]
 """A URL's pool key, the request context urllib3 makes its pool from, and the request
 target (path and query)."""
-_UNROUTED: Final[_Route | None] = None
-"""A URL left to urllib3's own routing."""
 
 
 def _pool_route(manager: urllib3.PoolManager, url: str) -> _Route | None:
     """`url`'s route, built as `PoolManager.connection_from_host` builds it, or None.
 
-    None when the URL has no scheme (urllib3 warns about those, so it shall), or when
-    the key made here does not lead to the pool urllib3 chose itself (a urllib3 that
-    keys its pools differently): then urllib3 routes that URL as usual.
+    None, and urllib3 routes that URL as usual, when the URL has no scheme (urllib3 warns
+    about those, so it shall) or when the key made here does not lead to the pool urllib3
+    chose itself (a urllib3 that keys its pools differently).
     """
     parts = parse_url(url)
     if parts.scheme is None or parts.host is None:
-        return _UNROUTED
+        return None
     chosen = manager.connection_from_host(parts.host, port=parts.port, scheme=parts.scheme)
     context = dict(manager.connection_pool_kw)
     scheme = parts.scheme.lower()
@@ -64,7 +62,7 @@ def _pool_route(manager: urllib3.PoolManager, url: str) -> _Route | None:
     )
     key = manager.key_fn_by_scheme[scheme](context)  # a scheme without one raised above
     if manager.connection_from_pool_key(key, request_context=dict(context)) is not chosen:
-        return _UNROUTED
+        return None
     return key, context, parts.request_uri
 
 
@@ -112,7 +110,7 @@ class Urllib3Transport:
     def _urlopen(self, request: HttpRequest) -> urllib3.BaseHTTPResponse:
         routes, url = self._routes, request.url
         if routes is None:
-            route = _UNROUTED
+            route = None
         else:
             # One get(), no `in` then `[]`: another thread may clear the dict in between.
             remembered = routes.get(url)
