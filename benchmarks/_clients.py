@@ -276,10 +276,11 @@ class RawConnectionPool:
         raise NotImplementedError("the connection-pool floor holds a fixed header")
 
     def reconnect(self) -> None:
-        self.manager.clear()  # closes the pool; the manager makes a new one
+        self.close()  # the manager makes a new pool, hence a new connection
         self.pool = self.manager.connection_from_url(self.url)
 
     def close(self) -> None:
+        self.pool.close()  # urllib3 2.x: clear() alone forgets the pool, closes nothing
         self.manager.clear()
 
 
