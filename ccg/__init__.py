@@ -4,8 +4,8 @@ Give it a client id, a secret, scopes and a token endpoint; it fetches the acces
 token, caches it, sends `Authorization: Bearer ...` on every protected call,
 renews it before it expires, and never lets a herd of threads fetch it twice.
 
-The pure state machine is in `ccg.core`, the interpreters in `ccg.interp`, and
-the test doubles in `ccg.testing`.
+The pure state machine is in `ccg.core`, the shell in `ccg.interp`, and the test
+doubles in `ccg.testing`.
 """
 
 from ccg._client import ApiClient
@@ -14,25 +14,37 @@ from ccg._errors import (
     ApiTransportError,
     CcgError,
     ConfigurationError,
+    InvalidTokenError,
     OAuthProviderException,
+    ReentrantTokenRequest,
     TokenAcquisitionError,
+    TokenAcquisitionTimeout,
     TokenEndpointUnreachable,
+    TokenFetchAbandoned,
     TokenProviderError,
     TokenResponseError,
     TokenUpdateCallbackError,
 )
+from ccg._scopes import OAuthScopeEnum
 from ccg.core import (
+    TOKEN_REQUEST_LIMITS,
     ClientSecretBasic,
     ClientSecretPost,
     HttpReply,
     HttpRequest,
+    Limits,
     OAuthProviderError,
-    OAuthScopeEnum,
     OAuthToken,
+    TransportFailure,
+    TransportFailureKind,
 )
 from ccg.interp import (
+    BearerPresenter,
     ClientCredentialsAuthManager,
+    Clock,
     OnTokenUpdate,
+    SystemClock,
+    TokenPresenter,
     TokenProvider,
     Transport,
     Urllib3Transport,
@@ -41,32 +53,44 @@ from ccg.interp import (
 OAuth2 = ClientCredentialsAuthManager
 """The seed SDK's name for the auth manager handed to `o_auth_token_provider`."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "TOKEN_REQUEST_LIMITS",
     "ApiClient",
     "ApiTransportError",
+    "BearerPresenter",
     "CcgError",
     "ClientCredentialsAuthCredentials",
     "ClientCredentialsAuthManager",
     "ClientSecretBasic",
     "ClientSecretPost",
+    "Clock",
     "ConfigurationError",
     "HttpReply",
     "HttpRequest",
+    "InvalidTokenError",
+    "Limits",
     "OAuth2",
     "OAuthProviderError",
     "OAuthProviderException",
     "OAuthScopeEnum",
     "OAuthToken",
     "OnTokenUpdate",
+    "ReentrantTokenRequest",
+    "SystemClock",
     "TokenAcquisitionError",
+    "TokenAcquisitionTimeout",
     "TokenEndpointUnreachable",
+    "TokenFetchAbandoned",
+    "TokenPresenter",
     "TokenProvider",
     "TokenProviderError",
     "TokenResponseError",
     "TokenUpdateCallbackError",
     "Transport",
+    "TransportFailure",
+    "TransportFailureKind",
     "Urllib3Transport",
     "__version__",
 ]

@@ -1,19 +1,35 @@
-"""`ApiClient`: the seed SDK's client, able to call any endpoint with an automatic bearer token."""
+"""`ApiClient`: the seed SDK's client, able to call any endpoint with an automatic bearer token.
+
+The composition root: a client builds its own transport (unless given one), its
+own token manager from the credentials, and its presenter. Nothing is shared
+with another client unless the user passes it in (`auth_manager=`, `transport=`).
+"""
 
 from __future__ import annotations
 
 import ipaddress
-import time
+import random
 from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Self
 from urllib.parse import urlsplit
 
 import msgspec
-from returns.pipeline import is_successful
+from returns.result import Success
 
+from ccg._checks import checked_flag, checked_limits, checked_with_methods
 from ccg._credentials import ClientCredentialsAuthCredentials
 from ccg._errors import ApiTransportError, ConfigurationError
-from ccg.core import HttpReply, HttpRequest
-from ccg.interp import ClientCredentialsAuthManager, Transport, Urllib3Transport
+from ccg.core import TOKEN_REQUEST_LIMITS, Headers, HttpReply, HttpRequest, Limits, OAuthToken
+from ccg.interp import (
+    SYSTEM_CLOCK,
+    BearerPresenter,
+    ClientCredentialsAuthManager,
+    Clock,
+    TokenPresenter,
+    Transport,
+    Urllib3Transport,
+)
 
 __all__ = ["ApiClient", "check_url"]
 
@@ -70,51 +86,130 @@ class ApiClient:
 
     The token is fetched on the first call that needs it, cached, and renewed
     `o_auth_clock_skew` seconds before it expires. One client is safe to share
-    between threads. `transport` and `clock` are for tests (`ccg.testing`).
+    between threads.
+
+    Give either `client_credentials_auth_credentials` and `token_url` (the client
+    builds its own token manager), or `auth_manager` (the client shares that one
+    manager, and its token, with whoever else uses it). `transport` carries the API
+    calls, `token_transport` the token requests (default: the same transport), so
+    an mTLS pool can serve the token endpoint alone, or a proxy the API alone.
+    `clock` and `entropy` are for tests (`ccg.testing.FakeClock`).
     """
 
     def __init__(
         self,
         *,
-        client_credentials_auth_credentials: ClientCredentialsAuthCredentials,
-        token_url: str,
+        client_credentials_auth_credentials: ClientCredentialsAuthCredentials | None = None,
+        token_url: str | None = None,
         base_url: str | None = None,
         transport: Transport | None = None,
-        clock: Callable[[], float] = time.time,
+        token_transport: Transport | None = None,
+        clock: Clock | None = None,
+        entropy: Callable[[], float] | None = None,
+        token_request_limits: Limits | None = None,
+        auth_manager: ClientCredentialsAuthManager | None = None,
+        presenter: TokenPresenter | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
-        credentials = _credentials(client_credentials_auth_credentials)
-        token_url = check_url("token_url", token_url, allow_insecure_http=allow_insecure_http)
+        self._allow_insecure_http = checked_flag("allow_insecure_http", allow_insecure_http)
         self._base_url = (
             None
             if base_url is None
-            else check_url("base_url", base_url, allow_insecure_http=allow_insecure_http).rstrip(
-                "/"
-            )
+            else check_url(
+                "base_url", base_url, allow_insecure_http=self._allow_insecure_http
+            ).rstrip("/")
         )
-        self._allow_insecure_http = allow_insecure_http
-        self._transport: Transport = transport or Urllib3Transport()
+        for field, port in (("transport", transport), ("token_transport", token_transport)):
+            if port is not None:
+                checked_with_methods(field, port, ["send"], "see ccg.Transport")
+        self._owned_transport: Urllib3Transport | None = None
+        if transport is None:
+            transport = self._owned_transport = Urllib3Transport()
+        self._transport = transport
+        self._presenter: TokenPresenter = presenter or BearerPresenter()
+        if presenter is not None:
+            checked_with_methods(
+                "presenter", presenter, ["authorization"], "see ccg.TokenPresenter"
+            )
+        self._credentials: ClientCredentialsAuthCredentials | None
+        if auth_manager is not None:
+            own_settings = {
+                "client_credentials_auth_credentials": client_credentials_auth_credentials,
+                "token_url": token_url,
+                "token_transport": token_transport,
+                "clock": clock,
+                "entropy": entropy,
+                "token_request_limits": token_request_limits,
+            }
+            self._auth = self._shared(auth_manager, own_settings)
+            self._credentials = None
+            return
+        if client_credentials_auth_credentials is None or token_url is None:
+            raise ConfigurationError(
+                "client_credentials_auth_credentials",
+                "give the credentials and token_url, or an auth_manager to share",
+            )
+        credentials = _credentials(client_credentials_auth_credentials)
+        token_url = check_url("token_url", token_url, allow_insecure_http=self._allow_insecure_http)
         self._credentials = credentials
-        self._auth_manager = credentials.bind(
-            ClientCredentialsAuthManager(
-                credentials.policy(token_url),
-                transport=self._transport,
-                clock=clock,
-                token_provider=credentials.o_auth_token_provider,
-                on_token_update=credentials.o_auth_on_token_update,
-                token=credentials.initial_token,
-            )
+        self._auth = ClientCredentialsAuthManager(
+            credentials.token_request(token_url),
+            transport=token_transport or self._transport,
+            clock=SYSTEM_CLOCK if clock is None else clock,
+            entropy=random.random if entropy is None else entropy,
+            clock_skew=credentials.o_auth_clock_skew,
+            token_provider=credentials.o_auth_token_provider,
+            on_token_update=credentials.o_auth_on_token_update,
+            token=credentials.o_auth_token,
+            limits=checked_limits(
+                "token_request_limits",
+                TOKEN_REQUEST_LIMITS if token_request_limits is None else token_request_limits,
+            ),
         )
+        credentials.track(self._auth)
+
+    @staticmethod
+    def _shared(
+        manager: object, own_settings: Mapping[str, object]
+    ) -> ClientCredentialsAuthManager:
+        """`manager`, to share, if no setting of its own was also given to the client."""
+        if not isinstance(manager, ClientCredentialsAuthManager):
+            raise ConfigurationError(
+                "auth_manager",
+                f"expected ClientCredentialsAuthManager, got {type(manager).__name__}",
+            )
+        for field, value in own_settings.items():
+            if value is not None:
+                raise ConfigurationError(
+                    field, "belongs to the shared auth_manager; give it there, not to this client"
+                )
+        return manager
 
     @property
-    def client_credentials_auth_credentials(self) -> ClientCredentialsAuthCredentials:
-        """The credentials this client was built with."""
+    def client_credentials_auth_credentials(self) -> ClientCredentialsAuthCredentials | None:
+        """The credentials this client was built with (None when it shares a manager)."""
         return self._credentials
 
     @property
     def auth_manager(self) -> ClientCredentialsAuthManager:
         """The token manager: `fetch_token()`, `token()`, `o_auth_token`, ..."""
-        return self._auth_manager
+        return self._auth
+
+    def close(self) -> None:
+        """Close the connections of the transport this client made (not one passed in)."""
+        if self._owned_transport is not None:
+            self._owned_transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def _url(self, url: str, requires_auth: bool) -> str:
         if url.startswith("https://"):
@@ -144,17 +239,31 @@ class ApiClient:
         `TokenAcquisitionError` is raised and nothing is sent. No redirects are
         followed, so the token never reaches another URL.
         """
+        reply, _token = self._exchange(method, url, headers, body, json, requires_auth)
+        return reply
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | str | None,
+        json: object,
+        requires_auth: bool,
+    ) -> tuple[HttpReply, OAuthToken | None]:
+        """Send one request; its reply, and the token it carried (for a 401 to name)."""
         target = self._url(url, requires_auth)
-        pairs: tuple[tuple[str, str], ...]
+        token = self._auth.token() if requires_auth else None
+        pairs: Headers
         if headers is None and json is None:
             # The common case (no caller headers) skips merging them: it is the hot path.
             pairs = (
-                (("Authorization", self._auth_manager.authorization_header()),)
-                if requires_auth
-                else ()
+                ()
+                if token is None
+                else (("Authorization", self._presenter.authorization(token, method, target)),)
             )
         else:
-            pairs, body = self._merge(headers, body, json, requires_auth)
+            pairs, body = self._merge(headers, body, json, token, method, target)
         sent = self._transport.send(
             HttpRequest(
                 method=method,
@@ -163,17 +272,19 @@ class ApiClient:
                 body=body.encode() if isinstance(body, str) else (body or b""),
             )
         )
-        if not is_successful(sent):
+        if not isinstance(sent, Success):
             raise ApiTransportError(f"{method} {url}: {sent.failure().reason}")
-        return sent.unwrap()
+        return sent.unwrap(), token
 
     def _merge(
         self,
         headers: Mapping[str, str] | None,
         body: bytes | str | None,
         json: object,
-        requires_auth: bool,
-    ) -> tuple[tuple[tuple[str, str], ...], bytes | str | None]:
+        token: OAuthToken | None,
+        method: str,
+        target: str,
+    ) -> tuple[Headers, bytes | str | None]:
         """The caller's headers with Content-Type for `json` and our Authorization, and the body."""
         all_headers = dict(headers) if headers else {}
         if json is not None:
@@ -182,10 +293,10 @@ class ApiClient:
             body = msgspec.json.encode(json)
             if not any(name.lower() == "content-type" for name in all_headers):
                 all_headers["Content-Type"] = "application/json"
-        if requires_auth:
+        if token is not None:
             for name in [n for n in all_headers if n.lower() == "authorization"]:
                 del all_headers[name]  # header names are case-insensitive (RFC 9110 §5.1)
-            all_headers["Authorization"] = self._auth_manager.authorization_header()
+            all_headers["Authorization"] = self._presenter.authorization(token, method, target)
         return tuple(all_headers.items()), body
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> HttpReply:

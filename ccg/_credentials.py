@@ -1,123 +1,37 @@
 """`ClientCredentialsAuthCredentials`: the seed SDK's credentials object, validated on construction.
 
 Every option keeps the seed's name (`o_auth_client_id`, ...). Mistakes raise
-`ConfigurationError` naming the option, never echoing the secret.
+`ConfigurationError` naming the option, never echoing the secret. The credentials
+are a description: every client built from them gets its own token manager.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Final, cast
 
-from ccg._errors import ConfigurationError
+from ccg._checks import (
+    checked_callable,
+    checked_clock_skew,
+    checked_params,
+    checked_scopes,
+    checked_text,
+)
+from ccg._errors import ConfigurationError, InvalidTokenError
 from ccg.core import (
-    DEFAULT_CLOCK_SKEW,
     ClientAuthentication,
     ClientSecretBasic,
     ClientSecretPost,
+    InvalidToken,
     OAuthToken,
-    Policy,
+    TokenOrigin,
     TokenRequestSpec,
+    token_problem,
 )
 from ccg.interp import ClientCredentialsAuthManager, OnTokenUpdate, TokenProvider
 
 __all__ = ["ClientCredentialsAuthCredentials"]
-
-# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
-_RESERVED_PARAMS: Final = frozenset(
-    {
-        "grant_type",
-        "scope",
-        "client_id",
-        "client_secret",
-        "client_assertion",
-        "client_assertion_type",
-    }
-)
-
-
-def _text(field: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise ConfigurationError(field, f"expected a str, got {type(value).__name__}")
-    if not value:
-        raise ConfigurationError(field, "must not be empty")
-    return value
-
-
-def _scope(value: object) -> str:
-    if isinstance(value, Enum) and not isinstance(value, str):
-        value = value.value
-    if not isinstance(value, str):
-        raise ConfigurationError(
-            "o_auth_scopes", f"each scope must be a str or str Enum, got {type(value).__name__}"
-        )
-    if not _SCOPE_TOKEN.fullmatch(value):
-        raise ConfigurationError(
-            "o_auth_scopes",
-            f"{value!r} is not a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)",
-        )
-    return str(value)
-
-
-def _scopes(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ConfigurationError(
-            "o_auth_scopes", f"expected a list of scopes, got {type(value).__name__}"
-        )
-    # Iterable of anything (user input): each element is checked by _scope.
-    return tuple(_scope(v) for v in cast("Iterable[object]", value))
-
-
-def _clock_skew(value: object) -> float:
-    if value is None:
-        return DEFAULT_CLOCK_SKEW
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(
-            "o_auth_clock_skew", f"expected seconds as an int or float, got {type(value).__name__}"
-        )
-    if not math.isfinite(value) or value < 0:
-        raise ConfigurationError("o_auth_clock_skew", f"must be finite and >= 0, got {value}")
-    return float(value)
-
-
-def _params(value: object) -> tuple[tuple[str, str], ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(
-            "o_auth_token_request_params", f"expected a mapping, got {type(value).__name__}"
-        )
-    pairs: list[tuple[str, str]] = []
-    # A mapping of anything (user input): each name and value is checked below.
-    for name, values in cast("Mapping[object, object]", value).items():
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError("o_auth_token_request_params", "names must be non-empty str")
-        if name in _RESERVED_PARAMS:
-            raise ConfigurationError(
-                "o_auth_token_request_params", f"{name!r} is set by ccg and cannot be overridden"
-            )
-        pairs.extend((name, v) for v in _param_values(name, values))
-    return tuple(pairs)
-
-
-def _param_values(name: str, values: object) -> list[str]:
-    """The values of extra parameter `name`: a str, or a sequence of str."""
-    if isinstance(values, str):
-        return [values]
-    if isinstance(values, Sequence):
-        listed = cast("Sequence[object]", values)  # of anything: kept only if all are str
-        texts = [v for v in listed if isinstance(v, str)]
-        if len(texts) == len(listed):
-            return texts
-    raise ConfigurationError(
-        "o_auth_token_request_params", f"{name!r} must be a str or a list of str"
-    )
 
 
 def _authentication(value: object, client_id: str) -> ClientAuthentication:
@@ -133,25 +47,30 @@ def _authentication(value: object, client_id: str) -> ClientAuthentication:
     return value
 
 
-def _token(value: object) -> OAuthToken | None:
-    if value is None or isinstance(value, OAuthToken):
-        return value
-    raise ConfigurationError(
-        "o_auth_token",
-        f"expected an OAuthToken, got {type(value).__name__} (see OAuthToken.from_dictionary)",
-    )
-
-
-def _callback(field: str, value: object) -> None:
-    if value is not None and not callable(value):
-        raise ConfigurationError(field, f"expected a callable, got {type(value).__name__}")
+def _token(value: object, origin: TokenOrigin) -> OAuthToken | None:
+    """`value` if it is None or a token that passes the checks every token passes."""
+    if value is None:
+        return None
+    problem = token_problem(value)
+    if problem is not None:
+        if not isinstance(value, OAuthToken):
+            problem += " (see OAuthToken.from_dictionary)"
+        raise InvalidTokenError(InvalidToken(origin=origin, reason=problem))
+    assert isinstance(value, OAuthToken)
+    return value
 
 
 class ClientCredentialsAuthCredentials:
     """OAuth 2 Client Credentials Grant credentials, as the seed SDK names them.
 
-    Pass it to `ApiClient(client_credentials_auth_credentials=...)`. Once a client
-    uses it, `o_auth_token` reads and sets that client's live token.
+    Pass them to `ApiClient(client_credentials_auth_credentials=...)`. Each client
+    built from them has its own token manager (its own transport, clock and token
+    endpoint); to share one token between clients, share the manager:
+    `ApiClient(auth_manager=first.auth_manager, ...)`.
+
+    `o_auth_token` reads the token of the newest live client built from these
+    credentials (the one given here before any client exists); setting it sets the
+    token of every live client built from them, and of those built later.
     """
 
     def __init__(
@@ -167,18 +86,18 @@ class ClientCredentialsAuthCredentials:
         o_auth_client_authentication: ClientAuthentication = ClientSecretBasic(),  # noqa: B008 - frozen
         o_auth_token_request_params: Mapping[str, str | Sequence[str]] | None = None,
     ) -> None:
-        self._client_id = _text("o_auth_client_id", o_auth_client_id)
-        self._client_secret = _text("o_auth_client_secret", o_auth_client_secret)
-        self._scopes = _scopes(o_auth_scopes)
-        self._token = _token(o_auth_token)
-        _callback("o_auth_token_provider", o_auth_token_provider)
-        _callback("o_auth_on_token_update", o_auth_on_token_update)
+        self._client_id = checked_text("o_auth_client_id", o_auth_client_id)
+        self._client_secret = checked_text("o_auth_client_secret", o_auth_client_secret)
+        self._scopes = checked_scopes(o_auth_scopes)
+        self._token = _token(o_auth_token, TokenOrigin.INITIAL)
+        checked_callable("o_auth_token_provider", o_auth_token_provider)
+        checked_callable("o_auth_on_token_update", o_auth_on_token_update)
         self._provider = o_auth_token_provider
         self._on_update = o_auth_on_token_update
-        self._clock_skew = _clock_skew(o_auth_clock_skew)
+        self._clock_skew = checked_clock_skew(o_auth_clock_skew)
         self._authentication = _authentication(o_auth_client_authentication, self._client_id)
-        self._params = _params(o_auth_token_request_params)
-        self._manager: ClientCredentialsAuthManager | None = None
+        self._params = checked_params("o_auth_token_request_params", o_auth_token_request_params)
+        self._managers: list[weakref.ref[ClientCredentialsAuthManager]] = []
 
     def __repr__(self) -> str:
         return (
@@ -202,17 +121,22 @@ class ClientCredentialsAuthCredentials:
         """The scopes requested, in order."""
         return list(self._scopes)
 
+    def _live_managers(self) -> list[ClientCredentialsAuthManager]:
+        live = [m for m in (ref() for ref in self._managers) if m is not None]
+        self._managers = [weakref.ref(m) for m in live]
+        return live
+
     @property
     def o_auth_token(self) -> OAuthToken | None:
-        """The token held: the live one once a client uses these credentials."""
-        return self._token if self._manager is None else self._manager.o_auth_token
+        """The newest live client's token; before any client, the one given here."""
+        live = self._live_managers()
+        return live[-1].o_auth_token if live else self._token
 
     @o_auth_token.setter
     def o_auth_token(self, token: OAuthToken | None) -> None:
-        if self._manager is None:
-            self._token = _token(token)
-        else:
-            self._manager.set_token(token)
+        self._token = _token(token, TokenOrigin.SETTER)
+        for manager in self._live_managers():
+            manager.set_token(self._token)
 
     @property
     def o_auth_token_provider(self) -> TokenProvider | None:
@@ -242,38 +166,18 @@ class ClientCredentialsAuthCredentials:
             params.setdefault(name, []).append(value)
         return params
 
-    def policy(self, token_url: str) -> Policy:
-        """The machine policy for these credentials at `token_url` (already validated)."""
-        return Policy(
-            request=TokenRequestSpec(
-                token_url=token_url,
-                client_id=self._client_id,
-                client_secret=self._client_secret,
-                scopes=self._scopes,
-                extra_params=self._params,
-                authentication=self._authentication,
-            ),
-            clock_skew=self._clock_skew,
-            has_provider=self._provider is not None,
-            has_update_callback=self._on_update is not None,
+    def token_request(self, token_url: str) -> TokenRequestSpec:
+        """The token request these credentials make at `token_url` (already checked)."""
+        return TokenRequestSpec(
+            token_url=token_url,
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            scopes=self._scopes,
+            extra_params=self._params,
+            authentication=self._authentication,
         )
 
-    def bind(self, manager: ClientCredentialsAuthManager) -> ClientCredentialsAuthManager:
-        """Attach the live manager of the client using these credentials (one at a time).
-
-        A second client at the same token endpoint shares the first one's manager,
-        and so its token; another endpoint is a `ConfigurationError`.
-        """
-        if self._manager is None:
-            self._manager = manager
-        elif self._manager.policy.request.token_url != manager.policy.request.token_url:
-            raise ConfigurationError(
-                "client_credentials_auth_credentials",
-                "already used by a client of another token endpoint; create new credentials",
-            )
-        return self._manager
-
-    @property
-    def initial_token(self) -> OAuthToken | None:
-        """The token given before any client used these credentials."""
-        return self._token
+    def track(self, manager: ClientCredentialsAuthManager) -> None:
+        """Remember a manager built from these credentials (weakly), for `o_auth_token`."""
+        self._live_managers()
+        self._managers.append(weakref.ref(manager))

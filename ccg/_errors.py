@@ -8,15 +8,21 @@ from __future__ import annotations
 from typing import assert_never
 
 from ccg.core import (
-    EndpointUnreachable,
+    Abandoned,
     ErrorResponse,
+    FlightTimedOut,
+    InvalidToken,
     MalformedResponse,
+    NoUsableToken,
     OAuthProviderError,
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
     TokenExpiredOnArrival,
     TokenFailure,
+    TokenOrigin,
+    TransportFailure,
+    TransportFailureKind,
     UpdateCallbackRaised,
 )
 
@@ -24,9 +30,13 @@ __all__ = [
     "ApiTransportError",
     "CcgError",
     "ConfigurationError",
+    "InvalidTokenError",
     "OAuthProviderException",
+    "ReentrantTokenRequest",
     "TokenAcquisitionError",
+    "TokenAcquisitionTimeout",
     "TokenEndpointUnreachable",
+    "TokenFetchAbandoned",
     "TokenProviderError",
     "TokenResponseError",
     "TokenUpdateCallbackError",
@@ -49,6 +59,22 @@ class ConfigurationError(CcgError, ValueError):
         """What was wrong with it."""
 
 
+class InvalidTokenError(ConfigurationError):
+    """A token given to the constructor or the `o_auth_token` setter failed the token checks."""
+
+    def __init__(self, failure: InvalidToken) -> None:
+        super().__init__("o_auth_token", failure.reason)
+        self.failure = failure
+        """The core's account of it."""
+
+
+class ReentrantTokenRequest(CcgError, RuntimeError):
+    """Code running a token fetch (a provider, a transport) asked the manager for that token.
+
+    It would wait for itself; inside `o_auth_token_provider`, use `auth_manager.fetch_token()`.
+    """
+
+
 class TokenAcquisitionError(CcgError):
     """No usable access token could be had; no protected request was sent."""
 
@@ -56,6 +82,15 @@ class TokenAcquisitionError(CcgError):
         super().__init__(message)
         self.failure = failure
         """The core's account of the failure (a `TokenFailure` value)."""
+
+    @property
+    def status(self) -> int | None:
+        """The HTTP status of the token endpoint's reply, when there was one."""
+        match self.failure:
+            case ErrorResponse(status=status) | MalformedResponse(status=status):
+                return status
+            case _:
+                return None
 
 
 class OAuthProviderException(TokenAcquisitionError):
@@ -72,20 +107,31 @@ class OAuthProviderException(TokenAcquisitionError):
         """The server's description, if any."""
         self.error_uri = failure.error_uri
         """The server's error page, if any."""
-        self.status = failure.status
-        """The HTTP status of the error reply."""
 
 
 class TokenResponseError(TokenAcquisitionError):
-    """The token endpoint's reply was not a usable token (malformed, or already expired)."""
+    """The token endpoint's reply was not a usable token (malformed, too large, or expired)."""
 
 
 class TokenEndpointUnreachable(TokenAcquisitionError):
-    """The token request got no reply (connection refused, timeout, TLS failure)."""
+    """The token request got no reply (refused, timed out, TLS failure, cut off)."""
+
+    @property
+    def kind(self) -> TransportFailureKind | None:
+        """What class of transport failure it was."""
+        return self.failure.kind if isinstance(self.failure, TransportFailure) else None
+
+
+class TokenAcquisitionTimeout(TokenAcquisitionError, TimeoutError):
+    """The fetch (or provider call) this call waited for passed its deadline."""
+
+
+class TokenFetchAbandoned(TokenAcquisitionError):
+    """The fetch (or provider call) stopped with an unexpected exception, chained as the cause."""
 
 
 class TokenProviderError(TokenAcquisitionError):
-    """`o_auth_token_provider` raised, returned None, or returned an expired token."""
+    """`o_auth_token_provider` raised, or returned None, a non-token, or an expired token."""
 
 
 class TokenUpdateCallbackError(TokenAcquisitionError):
@@ -96,7 +142,7 @@ class ApiTransportError(CcgError):
     """A request to the API itself got no reply (connection refused, timeout, ...)."""
 
 
-def exception_for(failure: TokenFailure) -> TokenAcquisitionError:
+def exception_for(failure: TokenFailure) -> TokenAcquisitionError | InvalidTokenError:
     """The typed exception for a core failure (the shell chains any user exception as cause)."""
     match failure:
         case ErrorResponse():
@@ -105,13 +151,17 @@ def exception_for(failure: TokenFailure) -> TokenAcquisitionError:
             return TokenResponseError(
                 f"token endpoint reply (HTTP {status}) is not a token: {reason}", failure
             )
+        case TransportFailure(kind=TransportFailureKind.TOO_LARGE, reason=reason):
+            return TokenResponseError(f"token endpoint reply is too large: {reason}", failure)
+        case TransportFailure(kind=kind, reason=reason):
+            return TokenEndpointUnreachable(
+                f"token endpoint unreachable ({kind}): {reason}", failure
+            )
         case TokenExpiredOnArrival(expires_in=expires_in):
             return TokenResponseError(
                 f"token endpoint issued a token that is already expired (expires_in={expires_in})",
                 failure,
             )
-        case EndpointUnreachable(reason=reason):
-            return TokenEndpointUnreachable(f"token endpoint unreachable: {reason}", failure)
         case ProviderRaised(reason=reason):
             return TokenProviderError(f"o_auth_token_provider raised {reason}", failure)
         case ProviderReturnedNone():
@@ -120,7 +170,28 @@ def exception_for(failure: TokenFailure) -> TokenAcquisitionError:
             return TokenProviderError(
                 f"o_auth_token_provider returned an expired token (expiry={expiry})", failure
             )
+        case InvalidToken(origin=TokenOrigin.PROVIDER, reason=reason):
+            return TokenProviderError(
+                f"o_auth_token_provider returned an unusable token: {reason}", failure
+            )
+        case InvalidToken(origin=TokenOrigin.ENDPOINT, reason=reason):
+            return TokenResponseError(f"token endpoint issued an unusable token: {reason}", failure)
+        case InvalidToken():
+            return InvalidTokenError(failure)
         case UpdateCallbackRaised(reason=reason):
             return TokenUpdateCallbackError(f"o_auth_on_token_update raised {reason}", failure)
+        case FlightTimedOut(seconds=seconds):
+            return TokenAcquisitionTimeout(
+                f"no token after {seconds:.1f} s: the token request (or provider) is still "
+                "running past its deadline",
+                failure,
+            )
+        case Abandoned(reason=reason):
+            return TokenFetchAbandoned(f"the token fetch stopped with {reason}", failure)
+        case NoUsableToken(attempts=attempts):
+            return TokenAcquisitionError(
+                f"no usable token after {attempts} attempts: each expired before it could be used",
+                failure,
+            )
         case _:
             assert_never(failure)

@@ -1,33 +1,56 @@
 """ccg's functional core: token values, wire format and the state machine. No I/O.
 
 Nothing under `ccg.core` reads a clock, opens a socket, takes a lock, logs or
-draws random numbers; `tests/test_architecture.py` enforces it.
+draws random numbers; `tests/test_architecture.py` enforces it. Time and
+randomness come in as a `Now` value; deadlines go out as values.
 """
 
+from ccg.core._acceptance import accept_reply, accept_token, token_request
+from ccg.core._answers import Answer, AwaitFlight, Fail, UseToken
+from ccg.core._decision import Decision
 from ccg.core._effects import (
-    AwaitFetch,
     CallTokenProvider,
-    Decision,
     Effect,
-    Fail,
     FetchToken,
     NotifyTokenUpdate,
-    UseToken,
+    ReleaseWaiters,
+)
+from ccg.core._events import (
+    Event,
+    FlightSettled,
+    FlightStarted,
+    FlightSuperseded,
+    StaleOutcomeIgnored,
+    TokenAdopted,
+    TokenDropped,
 )
 from ccg.core._failures import (
-    EndpointUnreachable,
+    Abandoned,
     ErrorResponse,
+    FlightTimedOut,
+    InvalidToken,
     MalformedResponse,
+    NoUsableToken,
     OAuthProviderError,
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
     TokenExpiredOnArrival,
     TokenFailure,
+    TokenOrigin,
     UpdateCallbackRaised,
 )
-from ccg.core._http import HttpReply, HttpRequest, TransportFailure
+from ccg.core._http import (
+    TOKEN_REQUEST_LIMITS,
+    Headers,
+    HttpReply,
+    HttpRequest,
+    Limits,
+    TransportFailure,
+    TransportFailureKind,
+)
 from ccg.core._inputs import (
+    FlightAbandoned,
     Input,
     TokenNeeded,
     TokenProvided,
@@ -38,18 +61,20 @@ from ccg.core._inputs import (
     TokenUpdateNotified,
     TokenUpdateRaised,
 )
-from ccg.core._machine import Policy, current_token, reusable_until, step, use
-from ccg.core._state import Fetching, Holding, NoToken, TokenState
+from ccg.core._machine import condition, current_token, initial_state, reusable_until, step
+from ccg.core._now import Now
+from ccg.core._policy import FLIGHT_GRACE, Policy, TokenSource
+from ccg.core._state import Condition, FailureRecord, Flight, Held, TokenState, usable_until
 from ccg.core._token import (
     DEFAULT_CLOCK_SKEW,
-    OAuthScopeEnum,
+    MAX_LIFETIME,
     OAuthToken,
     effective_skew,
-    is_expired,
-    stamped,
-    usable_until,
+    header_problem,
+    token_problem,
 )
 from ccg.core._wire import (
+    BEARER,
     MAX_TOKEN_RESPONSE_BYTES,
     ClientAuthentication,
     ClientSecretBasic,
@@ -60,57 +85,84 @@ from ccg.core._wire import (
 )
 
 __all__ = [
+    "BEARER",
     "DEFAULT_CLOCK_SKEW",
+    "FLIGHT_GRACE",
+    "MAX_LIFETIME",
     "MAX_TOKEN_RESPONSE_BYTES",
-    "AwaitFetch",
+    "TOKEN_REQUEST_LIMITS",
+    "Abandoned",
+    "Answer",
+    "AwaitFlight",
     "CallTokenProvider",
     "ClientAuthentication",
     "ClientSecretBasic",
     "ClientSecretPost",
+    "Condition",
     "Decision",
     "Effect",
-    "EndpointUnreachable",
     "ErrorResponse",
+    "Event",
     "Fail",
+    "FailureRecord",
     "FetchToken",
-    "Fetching",
-    "Holding",
+    "Flight",
+    "FlightAbandoned",
+    "FlightSettled",
+    "FlightStarted",
+    "FlightSuperseded",
+    "FlightTimedOut",
+    "Headers",
+    "Held",
     "HttpReply",
     "HttpRequest",
     "Input",
+    "InvalidToken",
+    "Limits",
     "MalformedResponse",
-    "NoToken",
+    "NoUsableToken",
     "NotifyTokenUpdate",
+    "Now",
     "OAuthProviderError",
-    "OAuthScopeEnum",
     "OAuthToken",
     "Policy",
     "ProviderRaised",
     "ProviderReturnedExpired",
     "ProviderReturnedNone",
+    "ReleaseWaiters",
+    "StaleOutcomeIgnored",
+    "TokenAdopted",
+    "TokenDropped",
     "TokenExpiredOnArrival",
     "TokenFailure",
     "TokenNeeded",
+    "TokenOrigin",
     "TokenProvided",
     "TokenProviderRaised",
     "TokenReplyReceived",
     "TokenRequestFailed",
     "TokenRequestSpec",
     "TokenSet",
+    "TokenSource",
     "TokenState",
     "TokenUpdateNotified",
     "TokenUpdateRaised",
     "TransportFailure",
+    "TransportFailureKind",
     "UpdateCallbackRaised",
     "UseToken",
+    "accept_reply",
+    "accept_token",
     "build_token_request",
+    "condition",
     "current_token",
     "decode_token_reply",
     "effective_skew",
-    "is_expired",
+    "header_problem",
+    "initial_state",
     "reusable_until",
-    "stamped",
     "step",
+    "token_problem",
+    "token_request",
     "usable_until",
-    "use",
 ]

@@ -1,7 +1,8 @@
 """Why a token could not be had, as values: the closed union `TokenFailure`.
 
-The core decides `Fail(failure)`; the shell turns each failure into its typed
-exception (`ccg._errors`). Nothing here holds a client secret.
+The core answers `Fail(failure)`; the shell turns each failure into its typed
+exception in one place (`ccg._errors.exception_for`). Nothing here holds a client
+secret or an access token.
 """
 
 from __future__ import annotations
@@ -10,16 +11,22 @@ from enum import StrEnum
 
 import msgspec
 
+from ccg.core._http import Headers, TransportFailure
+
 __all__ = [
-    "EndpointUnreachable",
+    "Abandoned",
     "ErrorResponse",
+    "FlightTimedOut",
+    "InvalidToken",
     "MalformedResponse",
+    "NoUsableToken",
     "OAuthProviderError",
     "ProviderRaised",
     "ProviderReturnedExpired",
     "ProviderReturnedNone",
     "TokenExpiredOnArrival",
     "TokenFailure",
+    "TokenOrigin",
     "UpdateCallbackRaised",
 ]
 
@@ -41,6 +48,19 @@ class OAuthProviderError(StrEnum):
     """A requested scope is invalid, unknown, or exceeds what the client may have."""
 
 
+class TokenOrigin(StrEnum):
+    """Where a token came from. Tokens from every origin pass the same checks."""
+
+    ENDPOINT = "endpoint"
+    """The token endpoint's reply to a fetch."""
+    PROVIDER = "provider"
+    """`o_auth_token_provider`'s return value."""
+    SETTER = "setter"
+    """The `o_auth_token` setter (`set_token`)."""
+    INITIAL = "initial"
+    """The `o_auth_token` given at construction."""
+
+
 class ErrorResponse(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="error_response"):
     """The token endpoint answered with an RFC 6749 §5.2 error."""
 
@@ -52,26 +72,21 @@ class ErrorResponse(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="er
     """Human-readable detail from the server."""
     error_uri: str | None = None
     """A page about the error, from the server."""
+    headers: Headers = ()
+    """The reply's headers (`Retry-After`, `WWW-Authenticate`, ...)."""
 
 
 class MalformedResponse(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="malformed_response"
 ):
-    """The token endpoint's reply was neither a token (§5.1) nor an error (§5.2)."""
+    """The token endpoint's reply was neither a usable token (§5.1) nor an error (§5.2)."""
 
     status: int
     """HTTP status of the reply."""
     reason: str
     """What was wrong with it, e.g. `access_token is missing`."""
-
-
-class EndpointUnreachable(
-    msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="endpoint_unreachable"
-):
-    """The token request got no reply (connection refused, timeout, TLS failure)."""
-
-    reason: str
-    """The transport's account of what happened."""
+    headers: Headers = ()
+    """The reply's headers (`Retry-After`, ...)."""
 
 
 class TokenExpiredOnArrival(
@@ -105,6 +120,15 @@ class ProviderReturnedExpired(
     """The expiry of the token it returned."""
 
 
+class InvalidToken(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="invalid_token"):
+    """A token from a provider, the setter or the constructor failed the token checks."""
+
+    origin: TokenOrigin
+    """Where it came from."""
+    reason: str
+    """What was wrong with it (the token itself is never quoted)."""
+
+
 class UpdateCallbackRaised(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="update_callback_raised"
 ):
@@ -114,14 +138,45 @@ class UpdateCallbackRaised(
     """`ExceptionType: message` of what it raised."""
 
 
+class FlightTimedOut(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="flight_timed_out"):
+    """The fetch (or provider call) in flight passed its deadline; its callers stopped waiting.
+
+    Whatever it produces later is ignored: it is no longer the current flight.
+    """
+
+    seconds: float
+    """How long it had been running when it was given up."""
+
+
+class Abandoned(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="abandoned"):
+    """The caller running the fetch (or provider call) stopped with an unexpected exception.
+
+    The exception (a transport bug, an interrupt, a cancellation) travels as the cause.
+    """
+
+    reason: str
+    """`ExceptionType: message` of the exception."""
+
+
+class NoUsableToken(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="no_usable_token"):
+    """Every token obtained for this call was unusable by the time the call could use it."""
+
+    attempts: int
+    """How many times the call asked the machine."""
+
+
 TokenFailure = (
     ErrorResponse
     | MalformedResponse
-    | EndpointUnreachable
+    | TransportFailure
     | TokenExpiredOnArrival
     | ProviderRaised
     | ProviderReturnedNone
     | ProviderReturnedExpired
+    | InvalidToken
     | UpdateCallbackRaised
+    | FlightTimedOut
+    | Abandoned
+    | NoUsableToken
 )
-"""Every reason the core can give for `Fail`."""
+"""Every reason a caller can be given for not getting a token."""

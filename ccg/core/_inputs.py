@@ -1,17 +1,22 @@
 """What the shell tells the machine: past-tense facts, the closed union `Input`.
 
-Each effect that does work (`FetchToken`, `CallTokenProvider`,
-`NotifyTokenUpdate`) is answered by exactly one of these.
+Each effect that does work is answered by exactly one of these, carrying the same
+flight number when it belongs to a flight: `FetchToken(flight=n)` by
+`TokenReplyReceived`, `TokenRequestFailed` or `FlightAbandoned` with `flight=n`;
+`CallTokenProvider(flight=n)` by `TokenProvided`, `TokenProviderRaised` or
+`FlightAbandoned`; `NotifyTokenUpdate(token)` by `TokenUpdateNotified` or
+`TokenUpdateRaised` for that token.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from ccg.core._http import HttpReply
+from ccg.core._http import HttpReply, TransportFailure
 from ccg.core._token import OAuthToken
 
 __all__ = [
+    "FlightAbandoned",
     "Input",
     "TokenNeeded",
     "TokenProvided",
@@ -27,12 +32,18 @@ __all__ = [
 class TokenNeeded(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_needed"):
     """A caller is about to call a protected endpoint and needs a usable token."""
 
+    waited_for: int | None = None
+    """The flight this caller was told to wait for and has now stopped waiting for
+    (it settled, or its deadline passed); None for a caller asking afresh."""
+
 
 class TokenReplyReceived(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_reply_received"
 ):
-    """The token endpoint answered the `FetchToken` request (any status)."""
+    """The token endpoint answered flight `flight`'s request (any status)."""
 
+    flight: int
+    """The flight whose `FetchToken` this answers."""
     reply: HttpReply
     """Status, headers and body as received."""
 
@@ -40,33 +51,52 @@ class TokenReplyReceived(
 class TokenRequestFailed(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_request_failed"
 ):
-    """The `FetchToken` request got no reply at all."""
+    """Flight `flight`'s token request got no usable reply."""
 
-    reason: str
-    """The transport's account of what happened."""
+    flight: int
+    """The flight whose `FetchToken` this answers."""
+    failure: TransportFailure
+    """What the transport reported."""
 
 
 class TokenProvided(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_provided"):
-    """`o_auth_token_provider` returned (a token, or None)."""
+    """`o_auth_token_provider` returned, for flight `flight`."""
 
-    token: OAuthToken | None
-    """What it returned."""
+    flight: int
+    """The flight whose `CallTokenProvider` this answers."""
+    token: object
+    """What it returned, unchecked: a token, None, or anything an untyped provider returns."""
 
 
 class TokenProviderRaised(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_provider_raised"
 ):
-    """`o_auth_token_provider` raised instead of returning."""
+    """`o_auth_token_provider` raised instead of returning, for flight `flight`."""
 
+    flight: int
+    """The flight whose `CallTokenProvider` this answers."""
     reason: str
     """`ExceptionType: message` of what it raised."""
 
 
-class TokenSet(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_set"):
-    """The application set `o_auth_token` by hand (None forgets the token)."""
+class FlightAbandoned(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="flight_abandoned"):
+    """The caller running flight `flight` stopped with an unexpected exception.
 
-    token: OAuthToken | None
-    """The token it set."""
+    A transport that raised instead of returning a failure, an interrupt, a
+    cancellation: the flight will produce nothing else.
+    """
+
+    flight: int
+    """The flight it was running."""
+    reason: str
+    """`ExceptionType: message` of the exception."""
+
+
+class TokenSet(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_set"):
+    """The application set `o_auth_token` by hand (None drops the held token)."""
+
+    token: object
+    """What it set, unchecked: a token, None, or anything an untyped caller passes."""
 
 
 class TokenUpdateNotified(
@@ -95,6 +125,7 @@ Input = (
     | TokenRequestFailed
     | TokenProvided
     | TokenProviderRaised
+    | FlightAbandoned
     | TokenSet
     | TokenUpdateNotified
     | TokenUpdateRaised

@@ -1,83 +1,97 @@
-"""The token state machine: every transition of ccg lives in this file.
+r"""The token state machine: every transition of ccg lives in this file.
 
 Theory of operation
 -------------------
-`step(policy, state, event, now)` is the whole machine. It is total (every
-state x input pair has an outcome, nothing raises) and pure (no clock, no I/O:
-`now` is UTC epoch seconds handed in by the caller). It returns a `Decision`:
-the next state plus effects for an interpreter to run.
+`step(policy, state, input, now)` is the whole machine. It is pure (no clock, no
+I/O: `now` carries both clocks and a random draw) and total (every state x input
+pair has an outcome; nothing raises). It returns a `Decision`: the next state, the
+*answer* for the caller who stepped the input, the *work* for the shell, and the
+*events* that happened.
 
-Three states say what is held and whether a fetch is in flight; the token's
-*condition* at `now` is derived, never stored:
+The state has three dimensions (`TokenState`): the token held, the flight in
+progress, and the last flight's failure. The held token's condition at `now` is
+derived, never stored, on the monotonic clock:
 
-    usable   now <  expiry - skew      (or the token has no expiry)
-    expired  now >= expiry - skew      (the boundary instant counts as expired)
+    FRESH     now <  expires_at - skew     (or the token never expires)
+    EXPIRED   now >= expires_at - skew     (the boundary instant counts as expired)
+    EMPTY     no token held
 
-where skew = min(clock_skew, expires_in / 2): a short-lived token is not
+where skew = min(clock_skew, expires_in / 2), so a short-lived token is not
 re-fetched on every call.
 
-Single flight is a property of the states: only `NoToken` and `Holding` can
-start a fetch, and starting one moves to `Fetching`, where every further
-`TokenNeeded` is answered `AwaitFetch` (or `UseToken` if the token held during
-the fetch is still usable). So at most one `FetchToken`/`CallTokenProvider` is
-ever outstanding, and the interpreter hands its outcome to every waiter.
+Flights. A flight is one fetch or one provider call, numbered 1, 2, 3, ... Its
+effect (`FetchToken`, `CallTokenProvider`) and every outcome input carry its
+number, and `step` acts on the outcome of the *current* flight only: the outcome
+of a flight that was given up (deadline passed) or superseded (a token was set) is
+ignored. Only a caller that finds no FRESH token and no flight starts one, so at
+most one flight is ever current, whatever order outcomes arrive in.
 
-A fetch (or provider call) ends in exactly one of:
-  - a usable token: adopt it (`Holding`), then `NotifyTokenUpdate` if it is new
-    and a callback is set, then `UseToken`;
-  - a failure: go back to what was held before, and `Fail` with a typed reason.
-    Nothing is retried here: the next `TokenNeeded` starts a new fetch.
+Callers. A caller steps `TokenNeeded` and gets one of: `UseToken`; `AwaitFlight`
+(wait for the flight's `ReleaseWaiters`, or its deadline, then step
+`TokenNeeded(waited_for=n)`); `Fail`; or no answer plus work, when it has just
+started a flight and is the one to run it: the outcome it steps answers it. A
+woken waiter is answered from the state: the token, the failure its flight left
+behind, or a new flight if the token it waited for is already unusable.
 
-                    TokenSet(t)
-        +---------+ ----------------------------> +------------+
-        | NoToken |                               | Holding(t) | --TokenNeeded, usable--> UseToken
-        +---------+ <------------- TokenSet(None) +------------+
-             |                                          |
-             | TokenNeeded                              | TokenNeeded, expired
-             v                                          v
-        +--------------------------------------------------------+
-        | Fetching(last)    --TokenNeeded--> AwaitFetch           |
-        |                   (UseToken if `last` is usable)        |
-        +--------------------------------------------------------+
-             |  token received / provided, usable      |  failure, or token already expired
-             v                                          v
-        Holding(new) + NotifyTokenUpdate(new)      back to Holding(last) / NoToken + Fail
-          ...TokenUpdateNotified --> UseToken(new)
-          ...TokenUpdateRaised   --> Fail (token kept)
+                                  TokenNeeded, not FRESH
+                                  (or the flight overdue)
+     +-----------------------+  ------------------------->  +------------------------+
+     | no flight             |    FetchToken(n) or          | flight n               |
+     |   FRESH    -> UseToken|    CallTokenProvider(n)      |   FRESH -> UseToken    |
+     |   EXPIRED  \          |                              |   else  -> AwaitFlight |
+     |   EMPTY    / start n  |  <-------------------------  |                        |
+     +-----------------------+   outcome of n:              +------------------------+
+          ^      |               token   -> hold it, ReleaseWaiters(n),       |
+          |      |                          NotifyTokenUpdate (if new + callback)
+          |      |               failure -> remember it, ReleaseWaiters(n)    |
+          |      |               deadline passed -> FlightTimedOut, Release   |
+          |      |               TokenSet(usable) -> superseded, Release      |
+          |      |                                                            |
+          +------+  TokenSet(t) / TokenSet(None): hold / drop   outcome of m != n: ignored
 
-Interpreters may skip `step` for `TokenNeeded` while `now < reusable_until(...)`:
-the machine guarantees the answer there is `UseToken` with the state unchanged.
-That is the lock-free hot path.
+Interpreters may skip `step` for `TokenNeeded` while
+`now.monotonic < reusable_until(policy, state)`: the machine guarantees the answer
+there is `UseToken` with the state unchanged. That is the lock-free hot path.
 """
 
 from __future__ import annotations
 
-import math
 from typing import assert_never
 
 import msgspec
-from returns.pipeline import is_successful
+from returns.result import Failure, Result, Success
 
+from ccg.core._acceptance import accept_reply, accept_token, token_request
+from ccg.core._answers import AwaitFlight, Fail, UseToken
+from ccg.core._decision import Decision
 from ccg.core._effects import (
-    AwaitFetch,
     CallTokenProvider,
-    Decision,
     Effect,
-    Fail,
     FetchToken,
     NotifyTokenUpdate,
-    UseToken,
+    ReleaseWaiters,
+)
+from ccg.core._events import (
+    Event,
+    FlightSettled,
+    FlightStarted,
+    FlightSuperseded,
+    StaleOutcomeIgnored,
+    TokenAdopted,
+    TokenDropped,
 )
 from ccg.core._failures import (
-    EndpointUnreachable,
+    Abandoned,
+    FlightTimedOut,
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
-    TokenExpiredOnArrival,
     TokenFailure,
+    TokenOrigin,
     UpdateCallbackRaised,
 )
 from ccg.core._inputs import (
+    FlightAbandoned,
     Input,
     TokenNeeded,
     TokenProvided,
@@ -88,171 +102,246 @@ from ccg.core._inputs import (
     TokenUpdateNotified,
     TokenUpdateRaised,
 )
-from ccg.core._state import Fetching, Holding, NoToken, TokenState
-from ccg.core._token import OAuthToken, is_expired, stamped, usable_until
-from ccg.core._wire import TokenRequestSpec, build_token_request, decode_token_reply
+from ccg.core._now import Now
+from ccg.core._policy import FLIGHT_GRACE, Policy, TokenSource
+from ccg.core._state import Condition, FailureRecord, Flight, Held, TokenState, usable_until
+from ccg.core._token import OAuthToken
 
-__all__ = ["Policy", "current_token", "reusable_until", "step", "use"]
-
-
-class Policy(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """What the machine needs to know about the client; fixed for a client's lifetime."""
-
-    request: TokenRequestSpec
-    """How to build the token request."""
-    clock_skew: float
-    """Seconds before expiry at which a token counts as expired (capped per token)."""
-    has_provider: bool = False
-    """True: call `o_auth_token_provider` instead of fetching directly."""
-    has_update_callback: bool = False
-    """True: emit `NotifyTokenUpdate` for every new token."""
+__all__ = ["condition", "current_token", "initial_state", "reusable_until", "step"]
 
 
 def current_token(state: TokenState) -> OAuthToken | None:
     """The token the state holds, usable or not.
 
-    >>> current_token(NoToken()) is None
+    >>> current_token(TokenState()) is None
     True
     """
-    match state:
-        case NoToken():
-            return None
-        case Holding(token=token):
-            return token
-        case Fetching(token=token):
-            return token
-        case _:
-            assert_never(state)
+    return None if state.held is None else state.held.token
 
 
 def reusable_until(policy: Policy, state: TokenState) -> float:
-    """The instant before which `TokenNeeded` is answered `UseToken` with the state unchanged.
+    """The monotonic instant before which `TokenNeeded` is answered `UseToken`, state unchanged.
 
-    `-inf` when no token is usable at any time; `inf` for a token without expiry.
+    `-inf` when no token is held; `inf` for a token that never expires.
     """
-    token = current_token(state)
+    return usable_until(state.held, policy.clock_skew)
+
+
+def condition(policy: Policy, state: TokenState, now: Now) -> Condition:
+    """The held token's condition at `now`."""
+    if state.held is None:
+        return Condition.EMPTY
+    if now.monotonic < reusable_until(policy, state):
+        return Condition.FRESH
+    return Condition.EXPIRED
+
+
+def initial_state(token: object, now: Now) -> Result[TokenState, TokenFailure]:
+    """The state of a client constructed with `token` (None: nothing held), or why it can't be.
+
+    The token passes the same checks as every other (`InvalidToken` with origin
+    `INITIAL`); an expired one is held, and the first call replaces it.
+    """
     if token is None:
-        return -math.inf
-    return usable_until(token, policy.clock_skew)
+        return Success(TokenState())
+    accepted = accept_token(token, TokenOrigin.INITIAL, now)
+    if not isinstance(accepted, Success):
+        return Failure(accepted.failure())
+    return Success(TokenState(held=accepted.unwrap()))
 
 
-def use(token: OAuthToken) -> UseToken:
-    """The `UseToken` effect for `token`."""
-    return UseToken(token=token, authorization="Bearer " + token.access_token)
-
-
-def step(policy: Policy, state: TokenState, event: Input, now: float) -> Decision:
+def step(policy: Policy, state: TokenState, event: Input, now: Now) -> Decision:
     """Decide what follows `event` in `state` at `now`. Total and pure.
 
     >>> from ccg.core import TokenRequestSpec
     >>> policy = Policy(request=TokenRequestSpec(
-    ...     token_url="https://as.example/token", client_id="id", client_secret="s"),
-    ...     clock_skew=60.0)
-    >>> d = step(policy, NoToken(), TokenNeeded(), now=1000.0)
-    >>> type(d.state).__name__, type(d.effects[0]).__name__
-    ('Fetching', 'FetchToken')
+    ...     token_url="https://as.example/token", client_id="id", client_secret="s"))
+    >>> d = step(policy, TokenState(), TokenNeeded(), Now(monotonic=5.0, wall=1e9))
+    >>> d.answer, type(d.work[0]).__name__, d.state.flight.id
+    (None, 'FetchToken', 1)
     """
     match event:
-        case TokenNeeded():
-            return _on_needed(policy, state, now)
-        case TokenReplyReceived(reply=reply):
-            result = decode_token_reply(reply)
-            if is_successful(result):
-                return _on_token(policy, state, result.unwrap(), now, provided=False)
-            return _fail(state, result.failure())
-        case TokenRequestFailed(reason=reason):
-            return _fail(state, EndpointUnreachable(reason=reason))
-        case TokenProvided(token=provided):
-            if provided is None:
-                return _fail(state, ProviderReturnedNone())
-            return _on_token(policy, state, provided, now, provided=True)
-        case TokenProviderRaised(reason=reason):
-            return _fail(state, ProviderRaised(reason=reason))
+        case TokenNeeded(waited_for=waited):
+            return _needed(policy, state, waited, now)
+        case (
+            TokenReplyReceived()
+            | TokenRequestFailed()
+            | TokenProvided()
+            | TokenProviderRaised()
+            | FlightAbandoned()
+        ):
+            flight = state.flight
+            if flight is None or flight.id != event.flight:
+                # Given up, superseded or unknown: only the current flight's outcome counts.
+                return Decision(state=state, events=(StaleOutcomeIgnored(flight=event.flight),))
+            return _outcome(policy, state, flight, event, now)
         case TokenSet(token=token):
-            return _on_set(policy, state, token, now)
+            return _set(policy, state, token, now)
         case TokenUpdateNotified(token=token):
-            if is_expired(token, now, policy.clock_skew):
-                return Decision(state=state)  # the callback outlived the token: ask again
-            return Decision(state=state, effects=(use(token),))
+            held = state.held
+            if held is not None and held.token == token and _fresh(policy, held, now):
+                return Decision(state=state, answer=UseToken(token=token))
+            return Decision(state=state)  # the token changed or expired meanwhile: ask again
         case TokenUpdateRaised(reason=reason):
-            failure = UpdateCallbackRaised(reason=reason)
-            return Decision(state=state, effects=(Fail(failure=failure),))
+            return Decision(state=state, answer=Fail(failure=UpdateCallbackRaised(reason=reason)))
         case _:
             assert_never(event)
 
 
-def _start_fetch(policy: Policy, last: OAuthToken | None) -> Decision:
-    effect: Effect = (
-        CallTokenProvider(last=last)
-        if policy.has_provider
-        else FetchToken(request=build_token_request(policy.request))
-    )
-    return Decision(state=Fetching(token=last), effects=(effect,))
-
-
-def _on_needed(policy: Policy, state: TokenState, now: float) -> Decision:
-    match state:
-        case NoToken():
-            return _start_fetch(policy, None)
-        case Holding(token=token):
-            if is_expired(token, now, policy.clock_skew):
-                return _start_fetch(policy, token)
-            return Decision(state=state, effects=(use(token),))
-        case Fetching(token=token):
-            if token is None or is_expired(token, now, policy.clock_skew):
-                return Decision(state=state, effects=(AwaitFetch(),))
-            return Decision(state=state, effects=(use(token),))
-        case _:
-            assert_never(state)
-
-
-def _settled(state: TokenState) -> TokenState:
-    """The state a failed fetch goes back to: what was held before it began."""
-    match state:
-        case Fetching(token=token):
-            return NoToken() if token is None else Holding(token=token)
-        case NoToken() | Holding():
-            return state
-        case _:
-            assert_never(state)
-
-
-def _fail(state: TokenState, failure: TokenFailure) -> Decision:
-    return Decision(state=_settled(state), effects=(Fail(failure=failure),))
-
-
-def _adopt(policy: Policy, state: TokenState, token: OAuthToken) -> Decision:
-    """Hold `token`; tell the callback if it is new, else hand it straight to the caller."""
-    if policy.has_update_callback and token != current_token(state):
-        return Decision(state=Holding(token=token), effects=(NotifyTokenUpdate(token=token),))
-    return Decision(state=Holding(token=token), effects=(use(token),))
-
-
-def _on_token(
-    policy: Policy, state: TokenState, token: OAuthToken, now: float, *, provided: bool
+def _outcome(
+    policy: Policy,
+    state: TokenState,
+    flight: Flight,
+    event: TokenReplyReceived
+    | TokenRequestFailed
+    | TokenProvided
+    | TokenProviderRaised
+    | FlightAbandoned,
+    now: Now,
 ) -> Decision:
-    token = stamped(token, now)
-    if is_expired(token, now, policy.clock_skew):
-        failure: TokenFailure = (
-            ProviderReturnedExpired(expiry=token.expiry)
-            if provided
-            else TokenExpiredOnArrival(expires_in=token.expires_in)
+    """What the current flight's outcome means."""
+    match event:
+        case TokenReplyReceived(reply=reply):
+            accepted = accept_reply(policy, reply, flight.started, now)
+            return _settle(policy, state, flight, accepted, TokenOrigin.ENDPOINT, now)
+        case TokenProvided(token=token):
+            provided = _provided(policy, token, now)
+            return _settle(policy, state, flight, provided, TokenOrigin.PROVIDER, now)
+        case TokenRequestFailed(failure=failure):
+            return _fail(state, flight, failure, now)
+        case TokenProviderRaised(reason=reason):
+            return _fail(state, flight, ProviderRaised(reason=reason), now)
+        case FlightAbandoned(reason=reason):
+            return _fail(state, flight, Abandoned(reason=reason), now)
+        case _:
+            assert_never(event)
+
+
+def _fresh(policy: Policy, held: Held, now: Now) -> bool:
+    return now.monotonic < usable_until(held, policy.clock_skew)
+
+
+def _needed(policy: Policy, state: TokenState, waited: int | None, now: Now) -> Decision:
+    held = state.held
+    if held is not None and _fresh(policy, held, now):
+        return Decision(state=state, answer=UseToken(token=held.token))
+    flight = state.flight
+    if flight is not None:
+        if now.monotonic < flight.deadline:
+            return Decision(
+                state=state, answer=AwaitFlight(flight=flight.id, until=flight.deadline)
+            )
+        given_up = _fail(state, flight, FlightTimedOut(seconds=now.monotonic - flight.started), now)
+        if waited == flight.id:
+            return given_up
+        # A newcomer finds the flight overdue: its waiters are told, and it starts the next one.
+        started = _start(policy, given_up.state, now)
+        return Decision(
+            state=started.state,
+            work=given_up.work + started.work,
+            events=given_up.events + started.events,
         )
-        return _fail(state, failure)
-    return _adopt(policy, state, token)
+    failure = state.failure
+    if waited is not None and failure is not None and failure.flight == waited:
+        return Decision(state=state, answer=Fail(failure=failure.failure, flight=waited))
+    return _start(policy, state, now)
 
 
-def _on_set(policy: Policy, state: TokenState, token: OAuthToken | None, now: float) -> Decision:
-    previous = current_token(state)
-    if token is not None:
-        token = stamped(token, now)
-    next_state: TokenState
-    if isinstance(state, Fetching):
-        next_state = Fetching(token=token)
-    elif token is None:
-        next_state = NoToken()
-    else:
-        next_state = Holding(token=token)
-    if token is not None and token != previous and policy.has_update_callback:
-        return Decision(state=next_state, effects=(NotifyTokenUpdate(token=token),))
-    return Decision(state=next_state)
+def _start(policy: Policy, state: TokenState, now: Now) -> Decision:
+    number = state.flights + 1
+    flight = Flight(
+        id=number,
+        source=policy.source,
+        started=now.monotonic,
+        deadline=now.monotonic + policy.limits.total_timeout + FLIGHT_GRACE,
+    )
+    effect: Effect
+    match policy.source:
+        case TokenSource.ENDPOINT:
+            effect = FetchToken(flight=number, request=token_request(policy))
+        case TokenSource.PROVIDER:
+            effect = CallTokenProvider(flight=number, last=current_token(state))
+        case _:
+            assert_never(policy.source)
+    return Decision(
+        state=msgspec.structs.replace(state, flight=flight, flights=number),
+        work=(effect,),
+        events=(FlightStarted(flight=number, source=policy.source),),
+    )
+
+
+def _provided(policy: Policy, token: object, now: Now) -> Result[Held, TokenFailure]:
+    if token is None:
+        return Failure(ProviderReturnedNone())
+    accepted = accept_token(token, TokenOrigin.PROVIDER, now)
+    if isinstance(accepted, Success):
+        held = accepted.unwrap()
+        if not _fresh(policy, held, now):
+            return Failure(ProviderReturnedExpired(expiry=held.token.expiry))
+    return accepted
+
+
+def _fail(state: TokenState, flight: Flight, failure: TokenFailure, now: Now) -> Decision:
+    """Flight `flight` is over without a token: remember why, and tell its waiters."""
+    return Decision(
+        state=msgspec.structs.replace(
+            state,
+            flight=None,
+            failure=FailureRecord(flight=flight.id, failure=failure, at=now.monotonic),
+        ),
+        answer=Fail(failure=failure, flight=flight.id),
+        work=(ReleaseWaiters(flight=flight.id),),
+        events=(FlightSettled(flight=flight.id, failure=failure),),
+    )
+
+
+def _settle(
+    policy: Policy,
+    state: TokenState,
+    flight: Flight,
+    outcome: Result[Held, TokenFailure],
+    origin: TokenOrigin,
+    now: Now,
+) -> Decision:
+    """Flight `flight` produced `outcome`: hold the token, or fail."""
+    if not isinstance(outcome, Success):
+        return _fail(state, flight, outcome.failure(), now)
+    held = outcome.unwrap()
+    events: tuple[Event, ...] = (
+        FlightSettled(flight=flight.id, failure=None),
+        TokenAdopted(origin=origin, expires_at=held.expires_at),
+    )
+    adopted = TokenState(held=held, flights=state.flights)
+    release = ReleaseWaiters(flight=flight.id)
+    if policy.notify_updates and held.token != current_token(state):
+        notify = NotifyTokenUpdate(token=held.token)
+        return Decision(state=adopted, work=(release, notify), events=events)
+    return Decision(
+        state=adopted, answer=UseToken(token=held.token), work=(release,), events=events
+    )
+
+
+def _set(policy: Policy, state: TokenState, token: object, now: Now) -> Decision:
+    if token is None:
+        if state.held is None:
+            return Decision(state=state)
+        return Decision(state=msgspec.structs.replace(state, held=None), events=(TokenDropped(),))
+    accepted = accept_token(token, TokenOrigin.SETTER, now)
+    if not isinstance(accepted, Success):
+        return Decision(state=state, answer=Fail(failure=accepted.failure()))
+    held = accepted.unwrap()
+    work: list[Effect] = []
+    events: list[Event] = [TokenAdopted(origin=TokenOrigin.SETTER, expires_at=held.expires_at)]
+    flight = state.flight
+    if flight is not None and _fresh(policy, held, now):
+        # A usable token by hand makes the flight moot: its waiters take this one.
+        work.append(ReleaseWaiters(flight=flight.id))
+        events.append(FlightSuperseded(flight=flight.id))
+        flight = None
+    if policy.notify_updates and held.token != current_token(state):
+        work.append(NotifyTokenUpdate(token=held.token))
+    return Decision(
+        state=msgspec.structs.replace(state, held=held, flight=flight, failure=None),
+        work=tuple(work),
+        events=tuple(events),
+    )

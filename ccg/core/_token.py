@@ -1,14 +1,13 @@
-"""The access token value and the pure rules that say when it has expired.
+"""The access token value, the checks every token passes, and the clock-skew rule.
 
-Holds `OAuthToken` (the seed SDK's token model, as a frozen msgspec Struct),
-`OAuthScopeEnum`, and the expiry arithmetic. Reads no clock: every rule takes
-`now` (UTC epoch seconds) from its caller.
+Holds `OAuthToken` (the seed SDK's token model, as a frozen msgspec Struct) and the
+pure rules about it. Reads no clock: whoever needs `now` takes it as an argument.
 """
 
 from __future__ import annotations
 
 import math
-from enum import StrEnum
+import re
 from typing import Final
 
 import msgspec
@@ -16,33 +15,23 @@ import msgspec
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
     "MAX_LIFETIME",
-    "OAuthScopeEnum",
     "OAuthToken",
+    "clamped_lifetime",
     "effective_skew",
-    "is_expired",
-    "stamped",
-    "usable_until",
+    "header_problem",
+    "token_problem",
 ]
 
 DEFAULT_CLOCK_SKEW: Final = 60.0
-"""Seconds before `expiry` at which a token counts as expired (the modal choice of peers)."""
+"""Seconds before expiry at which a token counts as expired (the modal choice of peers)."""
 
 MAX_LIFETIME: Final = 10 * 365 * 24 * 3600
 """The longest lifetime ccg believes (ten years); longer or negative ones are clamped."""
 
-
-def _lifetime(expires_in: int) -> int:
-    """`expires_in` clamped to [0, MAX_LIFETIME], so arithmetic on it never overflows."""
-    return min(max(expires_in, 0), MAX_LIFETIME)
-
-
-class OAuthScopeEnum(StrEnum):
-    """The scopes of the seed SDK's API. Any `str` (or str-valued Enum) is accepted as a scope."""
-
-    READ_SCOPE = "read"
-    """Read scope."""
-    WRITE_SCOPE = "write"
-    """Write scope."""
+# Printable ASCII without space: what RFC 6749 A.12 allows that can also travel in an
+# `Authorization: Bearer` header (RFC 6750 §2.1) without breaking or injecting into it.
+_HEADER_SAFE: Final = re.compile(r"[\x21-\x7E]+")
+_UNSAFE_CHAR: Final = re.compile(r"[^\x21-\x7E]")
 
 
 class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -60,8 +49,8 @@ class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     scope: str | None = None
     """Space-delimited scopes granted, when the server said."""
     expiry: float | None = None
-    """When the token expires, in UTC epoch seconds: receipt time + `expires_in`.
-    None means it never expires proactively."""
+    """When the token expires, in UTC epoch seconds (wall clock), for saving and for other
+    processes. ccg stamps it on arrival; None means the token never expires proactively."""
     refresh_token: str | None = None
     """Not used by the client credentials grant; kept so nothing the server sent is lost."""
 
@@ -95,21 +84,9 @@ class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return msgspec.convert(dictionary, cls)
 
 
-def stamped(token: OAuthToken, now: float) -> OAuthToken:
-    """The token with `expiry` set from `expires_in` at receipt time `now`, if it lacks one.
-
-    A token that already has `expiry` (saved earlier, or from another process) keeps it.
-    """
-    if token.expiry is not None or token.expires_in is None:
-        return token
-    return OAuthToken(
-        access_token=token.access_token,
-        token_type=token.token_type,
-        expires_in=token.expires_in,
-        scope=token.scope,
-        expiry=now + _lifetime(token.expires_in),
-        refresh_token=token.refresh_token,
-    )
+def clamped_lifetime(expires_in: int) -> int:
+    """`expires_in` clamped to [0, MAX_LIFETIME], so arithmetic on it never overflows."""
+    return min(max(expires_in, 0), MAX_LIFETIME)
 
 
 def effective_skew(token: OAuthToken, clock_skew: float) -> float:
@@ -120,19 +97,64 @@ def effective_skew(token: OAuthToken, clock_skew: float) -> float:
     """
     if token.expires_in is None:
         return clock_skew
-    return min(clock_skew, _lifetime(token.expires_in) / 2)
+    return min(clock_skew, clamped_lifetime(token.expires_in) / 2)
 
 
-def usable_until(token: OAuthToken, clock_skew: float) -> float:
-    """The first instant at which the token counts as expired (`inf` if it never expires).
+def header_problem(field: str, text: str) -> str | None:
+    """Why `text` cannot be a header credential, or None. Never quotes the text itself.
 
-    The boundary belongs to "expired": at `now == expiry - skew` the token is expired.
+    >>> header_problem("access_token", "abc\\n")
+    "access_token cannot be sent in a header: character 4 of 4 is '\\\\n'"
     """
-    if token.expiry is None:
-        return math.inf
-    return token.expiry - effective_skew(token, clock_skew)
+    if not text:
+        return f"{field} is empty"
+    if _HEADER_SAFE.fullmatch(text):
+        return None
+    bad = _UNSAFE_CHAR.search(text)
+    assert bad is not None  # the text is not all safe characters, so one is unsafe
+    char = bad.group()
+    shown = repr(char) if char.isspace() or not char.isprintable() else "a non-ASCII character"
+    return (
+        f"{field} cannot be sent in a header: character {bad.start() + 1} of {len(text)} is {shown}"
+    )
 
 
-def is_expired(token: OAuthToken, now: float, clock_skew: float) -> bool:
-    """True when `now` is within the (capped) clock skew of the token's expiry, or past it."""
-    return now >= usable_until(token, clock_skew)
+def _optional(value: object, kind: type | tuple[type, ...]) -> bool:
+    return value is None or (isinstance(value, kind) and not isinstance(value, bool))
+
+
+def token_problem(token: object) -> str | None:
+    """Why `token` cannot be held and sent, or None when it can.
+
+    Every token is checked the same way wherever it comes from (a token endpoint, a
+    provider, the setter, the constructor): an `OAuthToken` whose fields have their
+    declared types (msgspec does not check them on construction), a non-empty
+    header-safe `access_token`, a whole non-negative `expires_in` and a finite
+    `expiry`. The token itself is never quoted.
+    """
+    if not isinstance(token, OAuthToken):
+        return f"expected an OAuthToken, got {type(token).__name__}"
+    # Read as plain objects: an untyped caller may have put anything in them.
+    fields: dict[str, object] = msgspec.structs.asdict(token)
+    access_token = fields["access_token"]
+    if not isinstance(access_token, str):
+        return f"access_token must be a str, got {type(access_token).__name__}"
+    unsafe = header_problem("access_token", access_token)
+    if unsafe is not None:
+        return unsafe
+    if not isinstance(fields["token_type"], str):
+        return f"token_type must be a str, got {type(fields['token_type']).__name__}"
+    for name in ("scope", "refresh_token"):
+        if not _optional(fields[name], str):
+            return f"{name} must be a str or None, got {type(fields[name]).__name__}"
+    expires_in = fields["expires_in"]
+    if not _optional(expires_in, int):
+        return f"expires_in must be whole seconds, got {type(expires_in).__name__}"
+    if isinstance(expires_in, int) and expires_in < 0:
+        return f"expires_in is negative: {expires_in}"
+    expiry = fields["expiry"]
+    if not _optional(expiry, (int, float)):
+        return f"expiry must be epoch seconds, got {type(expiry).__name__}"
+    if isinstance(expiry, int | float) and not math.isfinite(expiry):
+        return f"expiry must be a finite number, got {expiry}"
+    return None

@@ -12,13 +12,17 @@ __all__ = ["Transport"]
 
 
 class Transport(Protocol):
-    """Sends a complete request and reports what came back.
+    """Sends a complete request and reports what came back, as a value.
 
-    A reply of any status is a `Success`; only a request that got no reply at all
-    (refused, timed out, TLS failure) is a `Failure`. A transport never follows
-    redirects: a bearer token or client secret must not be replayed to another URL.
+    A reply of any status is a `Success`; a request that got no usable reply
+    (refused, timed out, TLS failure, cut off, too large) is a `Failure` with its
+    `TransportFailureKind`. It honours `request.limits` when set: the connect, read
+    and total timeouts, and the body limit counted after decompression, reading no
+    further than the limit. It never follows redirects (a bearer token or client
+    secret must not be replayed to another URL), and it reports failures as values:
+    an exception out of `send` abandons the fetch it belonged to.
     """
 
     def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
-        """Send `request`; wait for the whole reply."""
+        """Send `request`; wait for the whole reply (within its limits)."""
         ...

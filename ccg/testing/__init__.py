@@ -1,8 +1,8 @@
 """Public test kit: swap these in to test code that uses ccg, with no network and no real time.
 
 `FakeTransport` scripts the token endpoint and the API and records what was sent;
-`FakeClock` is a clock you move by hand. Hypothesis strategies for tokens, token
-responses and clock schedules are in `ccg.testing.strategies` (`ccg[testing]`).
+`FakeClock` is a pair of clocks you move by hand. Hypothesis strategies for tokens,
+token responses and clock schedules are in `ccg.testing.strategies` (`ccg[testing]`).
 
 >>> from ccg import ApiClient, ClientCredentialsAuthCredentials
 >>> transport = FakeTransport([token_reply("t1", expires_in=3600), json_reply(200, {"ok": True})])
@@ -16,7 +16,7 @@ responses and clock schedules are in `ccg.testing.strategies` (`ccg[testing]`).
 'Bearer t1'
 """
 
-from ccg.interp._fake import (
+from ccg.testing._fakes import (
     FakeClock,
     FakeTransport,
     Scripted,

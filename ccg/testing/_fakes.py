@@ -1,5 +1,5 @@
 """Test doubles for users' tests: `FakeTransport` (scripted replies, recorded requests) and
-`FakeClock`.
+`FakeClock` (both clocks, moved by hand).
 
 Both are thread-safe, so a test can drive one client from many threads.
 """
@@ -14,7 +14,7 @@ from typing import TypeAlias
 import msgspec
 from returns.result import Failure, Result, Success
 
-from ccg.core import HttpReply, HttpRequest, TransportFailure
+from ccg.core import HttpReply, HttpRequest, TransportFailure, TransportFailureKind
 
 __all__ = [
     "FakeClock",
@@ -68,7 +68,9 @@ class FakeTransport:
 
     Answers are taken in order from `script`; when it runs out, `handler` (if any)
     answers. A request with nothing left to answer it raises `AssertionError`, so a
-    test that sends more than it scripted fails loudly.
+    test that sends more than it scripted fails loudly (the fetch it belonged to is
+    abandoned, with that error as the cause). Like a real transport it honours
+    `request.limits.max_body_bytes`: a longer scripted body is a `TOO_LARGE` failure.
 
     >>> t = FakeTransport([token_reply("abc")])
     >>> t.send(HttpRequest(method="POST", url="https://as.example/token")).unwrap().status
@@ -108,36 +110,66 @@ class FakeTransport:
             raise AssertionError(f"FakeTransport: nothing scripted for {request!r}")
         if isinstance(answer, TransportFailure):
             return Failure(answer)
-        if isinstance(answer, HttpReply):
-            return Success(answer)
-        return Success(answer(request))
+        reply = answer if isinstance(answer, HttpReply) else answer(request)
+        limit = request.limits.max_body_bytes if request.limits is not None else None
+        if limit is not None and len(reply.body) > limit:
+            return Failure(
+                TransportFailure(
+                    kind=TransportFailureKind.TOO_LARGE,
+                    reason=f"reply body of {len(reply.body)} bytes passed {limit} bytes",
+                )
+            )
+        return Success(reply)
 
 
 class FakeClock:
-    """A clock that stands still until told to move: call it for UTC epoch seconds.
+    """Both clocks, standing still until told to move.
+
+    `monotonic()` only moves forward, with `advance`. `time()` (the wall clock, UTC
+    epoch seconds) moves with it, and can also be set or jumped either way on its
+    own, as a wall clock corrected by NTP or by hand does. Calling the clock gives
+    `time()`.
 
     >>> clock = FakeClock(1000.0)
     >>> clock.advance(30)
-    >>> clock()
-    1030.0
+    >>> clock(), clock.monotonic()
+    (1030.0, 30.0)
+    >>> clock.jump(-3600)
+    >>> clock.time(), clock.monotonic()
+    (-2570.0, 30.0)
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self._now = float(start)
+        self._wall = float(start)
+        self._monotonic = 0.0
         self._lock = threading.Lock()
 
+    def monotonic(self) -> float:
+        """Seconds since the clock was made, moved only by `advance`."""
+        return self._monotonic
+
+    def time(self) -> float:
+        """The fake wall clock, UTC epoch seconds."""
+        return self._wall
+
     def __call__(self) -> float:
-        """The current fake time."""
-        return self._now
+        """The fake wall clock (same as `time()`)."""
+        return self._wall
 
     def advance(self, seconds: float) -> None:
-        """Move time forward by `seconds` (never backward)."""
+        """Let `seconds` pass: both clocks move forward (never backward)."""
         if seconds < 0:
-            raise ValueError("FakeClock only moves forward")
+            raise ValueError("time only moves forward; use jump() to set the wall clock back")
         with self._lock:
-            self._now += seconds
+            self._monotonic += seconds
+            self._wall += seconds
+
+    def jump(self, seconds: float) -> None:
+        """Move the wall clock alone by `seconds`, either way; no time passes."""
+        with self._lock:
+            self._wall += seconds
 
     def set(self, now: float) -> None:
-        """Jump to `now` (for clock-jump tests, this may go backward)."""
+        """Set the wall clock alone to `now` (epoch seconds); no time passes."""
         with self._lock:
-            self._now = float(now)
+            self._wall = float(now)

@@ -1,0 +1,50 @@
+"""`Policy`: what the machine knows about one client, fixed for the client's lifetime.
+
+A shell builds it from what it was given: `source` and `notify_updates` are derived
+from the callables the shell holds (a provider or not, a callback or not), never
+set by hand, so they cannot disagree with them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+import msgspec
+
+from ccg.core._http import TOKEN_REQUEST_LIMITS, Limits
+from ccg.core._token import DEFAULT_CLOCK_SKEW
+from ccg.core._wire import BEARER, TokenRequestSpec
+
+__all__ = ["FLIGHT_GRACE", "Policy", "TokenSource"]
+
+FLIGHT_GRACE: Final = 2.0
+"""Seconds waiters allow a flight beyond the token request's total timeout: the owner's
+own transport gives up first and reports why, which says more than a bare timeout."""
+
+
+class TokenSource(StrEnum):
+    """Where new tokens come from."""
+
+    ENDPOINT = "endpoint"
+    """Fetched from the token endpoint (`FetchToken`)."""
+    PROVIDER = "provider"
+    """Asked of `o_auth_token_provider` (`CallTokenProvider`)."""
+
+
+class Policy(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The client's fixed settings, as the machine needs them."""
+
+    request: TokenRequestSpec
+    """How to build the token request."""
+    clock_skew: float = DEFAULT_CLOCK_SKEW
+    """Seconds before expiry at which a token counts as expired (capped per token)."""
+    source: TokenSource = TokenSource.ENDPOINT
+    """Fetch tokens, or ask the provider for them."""
+    notify_updates: bool = False
+    """Emit `NotifyTokenUpdate` for every new token (an on-update callback is set)."""
+    limits: Limits = TOKEN_REQUEST_LIMITS
+    """Timeouts and size limit of a token request; waiters give up on a flight after
+    `limits.total_timeout + FLIGHT_GRACE` seconds."""
+    token_types: tuple[str, ...] = BEARER
+    """The `token_type`s accepted from the token endpoint, in lower case."""

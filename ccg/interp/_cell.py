@@ -1,0 +1,115 @@
+"""`TokenCell`: one client's machine state, shared by every caller (threads and tasks alike).
+
+The cell holds the state behind a lock taken only while the pure `step` runs,
+never across I/O or a callback, so threads and asyncio tasks can share it. After
+every step it publishes `(reusable_until, token)`: until that monotonic instant the
+machine would answer `TokenNeeded` with that token and change nothing, so a
+caller may use the token without taking the lock (the hot path).
+
+It also keeps what the core cannot hold as values: who waits for which flight
+(wake-up callables, whatever kind of waiter registered them), and the exception
+that made the last flight fail, which every caller told about that flight gets
+as the cause of its error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from ccg.core import (
+    Decision,
+    Fail,
+    Input,
+    Now,
+    OAuthToken,
+    Policy,
+    ReleaseWaiters,
+    TokenState,
+    current_token,
+    reusable_until,
+    step,
+)
+from ccg.interp._clock import Clock
+
+__all__ = ["TokenCell"]
+
+
+class TokenCell:
+    """The state of one client's token machine, stepped under a lock."""
+
+    __slots__ = (
+        "_cause",
+        "_clock",
+        "_entropy",
+        "_lock",
+        "_state",
+        "_waiters",
+        "policy",
+        "snapshot",
+    )
+
+    def __init__(
+        self, policy: Policy, state: TokenState, clock: Clock, entropy: Callable[[], float]
+    ) -> None:
+        self.policy = policy
+        """The machine's fixed settings."""
+        self._state = state
+        self._clock = clock
+        self._entropy = entropy
+        self._lock = threading.Lock()
+        self._waiters: dict[int, list[Callable[[], None]]] = {}
+        self._cause: tuple[int, BaseException] | None = None
+        self.snapshot: tuple[float, OAuthToken | None] = (
+            reusable_until(policy, state),
+            current_token(state),
+        )
+        """`(reusable_until, token)`, replaced whole after every step."""
+
+    @property
+    def state(self) -> TokenState:
+        """The current state (a frozen value)."""
+        return self._state
+
+    def now(self) -> Now:
+        """Both clocks and a random draw, read now."""
+        return Now(
+            monotonic=self._clock.monotonic(), wall=self._clock.time(), entropy=self._entropy()
+        )
+
+    def step(self, event: Input, cause: BaseException | None = None) -> Decision:
+        """Step `event`, publish the new state, and wake the waiters the step releases.
+
+        `cause` is the exception behind `event` (a provider's, a transport's): when
+        the step fails a flight with it, callers told about that flight get it.
+        """
+        with self._lock:
+            decision = step(self.policy, self._state, event, self.now())
+            self._state = state = decision.state
+            self.snapshot = (reusable_until(self.policy, state), current_token(state))
+            answer = decision.answer
+            if cause is not None and isinstance(answer, Fail) and answer.flight is not None:
+                self._cause = (answer.flight, cause)
+            woken = [
+                wake
+                for effect in decision.work
+                if isinstance(effect, ReleaseWaiters)
+                for wake in self._waiters.pop(effect.flight, ())
+            ]
+        for wake in woken:
+            wake()
+        return decision
+
+    def watch(self, flight: int, wake: Callable[[], None]) -> bool:
+        """Call `wake` when flight `flight` is released; False if it already was (don't wait)."""
+        with self._lock:
+            current = self._state.flight
+            if current is None or current.id != flight:
+                return False
+            self._waiters.setdefault(flight, []).append(wake)
+            return True
+
+    def cause(self, flight: int | None) -> BaseException | None:
+        """The exception that failed flight `flight`, if that was the last failed flight."""
+        kept = self._cause
+        return kept[1] if kept is not None and kept[0] == flight else None

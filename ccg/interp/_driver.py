@@ -1,0 +1,204 @@
+"""The driver: the loop that runs the machine's work and feeds the outcomes back, I/O-free.
+
+Written once, as generators (the shape of httpx's `auth_flow`). A flow yields the
+work a shell must do, and receives what that work returned:
+
+    HttpRequest        send it             -> Result[HttpReply, TransportFailure]
+    CallTokenProvider  call the provider   -> whatever it returned
+    NotifyTokenUpdate  call the callback   -> anything (ignored)
+    AwaitFlight        wait for a release  -> None
+                       or until `until`
+
+If the work raises, the shell throws the exception into the flow (`flow.throw`),
+which turns it into the machine's input and decides. A shell is then a short loop
+around `next`/`send`/`throw`: the threaded one in `_manager.py`, an asyncio one
+differing only by `await`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from contextvars import ContextVar
+from typing import Final, NoReturn, TypeAlias, TypeVar
+
+from returns.result import Failure, Success
+
+from ccg._errors import ReentrantTokenRequest, exception_for
+from ccg.core import (
+    Abandoned,
+    Answer,
+    AwaitFlight,
+    CallTokenProvider,
+    Fail,
+    FetchToken,
+    FlightAbandoned,
+    Held,
+    HttpReply,
+    HttpRequest,
+    Input,
+    NotifyTokenUpdate,
+    NoUsableToken,
+    OAuthToken,
+    TokenNeeded,
+    TokenProvided,
+    TokenProviderRaised,
+    TokenReplyReceived,
+    TokenRequestFailed,
+    TokenSet,
+    TokenUpdateNotified,
+    TokenUpdateRaised,
+    TransportFailure,
+    UseToken,
+    accept_reply,
+    token_request,
+)
+from ccg.interp._cell import TokenCell
+
+__all__ = ["MAX_ROUNDS", "Flow", "Work", "acquire", "fetch", "set_token"]
+
+MAX_ROUNDS: Final = 6
+"""Answers one call may ask for before it gives up (`NoUsableToken`). A caller needs one
+or two; more only when every token it gets expires before it can use it."""
+
+Work: TypeAlias = HttpRequest | CallTokenProvider | NotifyTokenUpdate | AwaitFlight
+"""What a flow asks its shell to do."""
+
+T = TypeVar("T")
+Flow: TypeAlias = Generator[Work, object, T]
+"""A flow: yields work, receives each piece's outcome, returns its result or raises."""
+
+# The flight the running code (thread or task) is carrying out, so that a provider or
+# transport asking for the token it is fetching is refused instead of waiting on itself.
+_RUNNING: Final[ContextVar[int | None]] = ContextVar("ccg_running_flight", default=None)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _reply_input(
+    flight: int, result: object
+) -> TokenReplyReceived | TokenRequestFailed | FlightAbandoned:
+    """The machine's input for what a transport returned (an untyped one may return anything)."""
+    if isinstance(result, Success):
+        reply: object = result.unwrap()
+        if isinstance(reply, HttpReply):
+            return TokenReplyReceived(flight=flight, reply=reply)
+    elif isinstance(result, Failure):
+        failure: object = result.failure()
+        if isinstance(failure, TransportFailure):
+            return TokenRequestFailed(flight=flight, failure=failure)
+    reason = f"the transport returned {result!r:.100}, not Result[HttpReply, TransportFailure]"
+    return FlightAbandoned(flight=flight, reason=reason)
+
+
+def _produce(
+    cell: TokenCell, effect: FetchToken | CallTokenProvider | NotifyTokenUpdate
+) -> Flow[tuple[Input, BaseException | None]]:
+    """Have the shell run `effect`; the input it produced, and the exception behind it."""
+    if isinstance(effect, NotifyTokenUpdate):
+        try:
+            yield effect
+        except Exception as exc:  # any callback failure is the caller's typed error
+            return TokenUpdateRaised(token=effect.token, reason=_describe(exc)), exc
+        return TokenUpdateNotified(token=effect.token), None
+    flight = effect.flight
+    running = _RUNNING.set(flight)
+    try:
+        outcome = yield (effect.request if isinstance(effect, FetchToken) else effect)
+    except Exception as exc:
+        if isinstance(effect, CallTokenProvider):
+            return TokenProviderRaised(flight=flight, reason=_describe(exc)), exc
+        # A transport reports failures as values; raising is a bug or a surprise.
+        return FlightAbandoned(flight=flight, reason=_describe(exc)), exc
+    except BaseException as exc:
+        # An interrupt or a cancellation: settle the flight for its waiters, then let it go on.
+        cell.step(FlightAbandoned(flight=flight, reason=_describe(exc)), exc)
+        raise
+    finally:
+        _RUNNING.reset(running)
+    if isinstance(effect, CallTokenProvider):
+        return TokenProvided(flight=flight, token=outcome), None
+    return _reply_input(flight, outcome), None
+
+
+def _run(cell: TokenCell, event: Input) -> Flow[tuple[Answer | None, BaseException | None]]:
+    """Step `event`, run the work that follows until none is left; the caller's answer.
+
+    The first answer a decision gives is this caller's; the outcomes of the work it
+    runs after that still step the machine, but answer no one.
+    """
+    decision = cell.step(event)
+    answer, cause = decision.answer, None
+    while True:
+        produced: Input | None = None
+        for effect in decision.work:
+            if not isinstance(effect, FetchToken | CallTokenProvider | NotifyTokenUpdate):
+                continue  # ReleaseWaiters: the cell woke them as it stepped
+            produced, cause = yield from _produce(cell, effect)
+        if produced is None:
+            return answer, cause
+        decision = cell.step(produced, cause)
+        if answer is None:
+            answer = decision.answer
+
+
+def _raise(cell: TokenCell, answer: Fail, cause: BaseException | None) -> NoReturn:
+    """Raise the typed error for `answer`, chaining this caller's cause or its flight's."""
+    raise exception_for(answer.failure) from (
+        cause if cause is not None else cell.cause(answer.flight)
+    )
+
+
+def acquire(cell: TokenCell) -> Flow[OAuthToken]:
+    """A usable token for one call: the token, or the typed error of why there is none."""
+    event: Input = TokenNeeded()
+    cause: BaseException | None = None
+    for _ in range(MAX_ROUNDS):
+        answer, cause = yield from _run(cell, event)
+        match answer:
+            case UseToken(token=token):
+                return token
+            case Fail():
+                _raise(cell, answer, cause)
+            case AwaitFlight(flight=flight):
+                if _RUNNING.get() == flight:
+                    raise ReentrantTokenRequest(
+                        "the token is being fetched by this very caller: inside "
+                        "o_auth_token_provider use auth_manager.fetch_token()"
+                    )
+                yield answer
+                event = TokenNeeded(waited_for=flight)
+            case None:
+                event = TokenNeeded()
+    _raise(cell, Fail(failure=NoUsableToken(attempts=MAX_ROUNDS)), cause)
+
+
+def set_token(cell: TokenCell, token: object) -> Flow[None]:
+    """Hold `token` (None: drop the held one), telling the on-update callback if it is new."""
+    answer, cause = yield from _run(cell, TokenSet(token=token))
+    if isinstance(answer, Fail):
+        _raise(cell, answer, cause)
+
+
+def fetch(cell: TokenCell, extra_params: tuple[tuple[str, str], ...]) -> Flow[OAuthToken]:
+    """A new token straight from the endpoint, neither held nor announced (the seed's
+    `fetch_token()`): the machine's request, checks and stamping, outside any flight."""
+    policy = cell.policy
+    started = cell.now().monotonic
+    try:
+        outcome = yield token_request(policy, extra_params)
+    except Exception as exc:  # a transport reports failures as values; this is a surprise
+        _raise(cell, Fail(failure=Abandoned(reason=_describe(exc))), exc)
+    produced = _reply_input(0, outcome)
+    match produced:
+        case TokenReplyReceived(reply=reply):
+            accepted = accept_reply(policy, reply, started, cell.now())
+            if isinstance(accepted, Success):
+                held: Held = accepted.unwrap()
+                return held.token
+            _raise(cell, Fail(failure=accepted.failure()), None)
+        case TokenRequestFailed(failure=failure):
+            _raise(cell, Fail(failure=failure), None)
+        case _:
+            _raise(cell, Fail(failure=Abandoned(reason=produced.reason)), None)
