@@ -259,11 +259,15 @@ _HOOKS = {
     "requests-oauthlib": "requests-oauthlib client.add_token(...)",
     "httpx-auth": "httpx-auth next(auth_flow) (token cache lookup)",
 }
+_CCG_REQUEST = "ccg-request"
+"""ccg's second row: what `ApiClient.request` does per request (`token()`, then the presenter)."""
+_CCG_REQUEST_HOOK = "ccg ApiClient per request: auth_manager.token() + presenter"
+_CCG_ROW_NAMES = {CCG.key: "authorization_header()", _CCG_REQUEST: "ApiClient path"}
 
 
-def _calibrate(fn: Callable[[], object], seconds: float) -> int:
+def _calibrate(timer: timeit.Timer, seconds: float) -> int:
     probe = 200
-    elapsed = timeit.Timer(fn).timeit(probe)
+    elapsed = timer.timeit(probe)
     per_call = max(elapsed / probe, 1e-9)
     return max(50, int(seconds / per_call))
 
@@ -274,18 +278,29 @@ def auth_step(server: Server, kinds: Sequence[ClientKind], s: Settings) -> Famil
     # client's cache read is the same code, so it is not shown twice.
     chosen = [k for k in kinds if k.key != HAND_WRITTEN.key]
     clients = _build_all(chosen, server.base_url, TOKEN_PATH)
-    keys = [k.key for k in chosen]
+    # (key, label, is_peer); ccg has two rows: its manager's header and ApiClient's path.
+    rows: list[tuple[str, str, bool]] = []
+    for kind in chosen:
+        rows.append((kind.key, _HOOKS.get(kind.key, kind.label), kind.is_peer))
+        if kind.key == CCG.key:
+            rows.append((_CCG_REQUEST, _CCG_REQUEST_HOOK, False))
+    keys = [key for key, _, _ in rows]
     samples: dict[str, list[float]] = {k: [] for k in keys}
     try:
-        steps: dict[str, Callable[[], object]] = {}
+        timers: dict[str, timeit.Timer] = {}
+        for kind in chosen:
+            client = clients[kind.key]
+            client.call()  # the one network call: fetch and hold the token
+            timers[kind.key] = timeit.Timer(client.auth_step())
+            if isinstance(client, CcgClient):
+                statement, namespace = client.request_auth_step()
+                timers[_CCG_REQUEST] = timeit.Timer(statement, globals=namespace)
         for key in keys:
-            clients[key].call()  # the one network call: fetch and hold the token
-            steps[key] = clients[key].auth_step()
-            steps[key]()
-        numbers = {key: _calibrate(steps[key], s.auth_seconds_per_timing) for key in keys}
+            timers[key].timeit(1)
+        numbers = {key: _calibrate(timers[key], s.auth_seconds_per_timing) for key in keys}
         for round_no in range(s.auth_rounds):
             for key in _rotated(keys, round_no):
-                elapsed = timeit.Timer(steps[key]).timeit(numbers[key])
+                elapsed = timers[key].timeit(numbers[key])
                 samples[key].append(elapsed / numbers[key] * 1e9)
     finally:
         _close_all(clients)
@@ -293,38 +308,42 @@ def auth_step(server: Server, kinds: Sequence[ClientKind], s: Settings) -> Famil
     table = Table(
         "Auth step alone: per-request auth work with a cached token, no network",
         f"ns per call, median of {s.auth_rounds} rounds (each ~{s.auth_seconds_per_timing:g} s "
-        "of calls, gc off). Ratios: median of per-round ratios.",
+        "of calls, gc off). ApiClient's path is timed as the inline code it is (no wrapper "
+        "call). Ratios: median of per-round ratios.",
         ["auth step", "ns/call", "vs floor", "peer / ccg"],
     )
     floor = samples[RAW.key]
-    for kind in chosen:
-        mine = samples[kind.key]
+    for key, label, is_peer in rows:
+        mine = samples[key]
         versus_ccg = (
-            ratio(paired_ratio(mine, samples[CCG.key]))
-            if kind.is_peer and CCG.key in samples
-            else "-"
+            ratio(paired_ratio(mine, samples[CCG.key])) if is_peer and CCG.key in samples else "-"
         )
-        table.add(
-            _HOOKS.get(kind.key, kind.label),
-            f"{median(mine):.0f}",
-            ratio(paired_ratio(mine, floor)),
-            versus_ccg,
-        )
+        table.add(label, f"{median(mine):.0f}", ratio(paired_ratio(mine, floor)), versus_ccg)
     result = FamilyResult(table)
     if CCG.key in samples:
-        vs_floor = paired_ratio(samples[CCG.key], floor)
+        # Both of ccg's rows are judged: the header from the manager, and ApiClient's path.
+        ccg_keys = [k for k in (CCG.key, _CCG_REQUEST) if k in samples]
+        vs_floor = {k: paired_ratio(samples[k], floor) for k in ccg_keys}
         result.checks.append(
-            TargetCheck("auth step <= 2x hand-written floor", f"{vs_floor:.2f}x", vs_floor <= 2)
+            TargetCheck(
+                "auth step <= 2x hand-written floor",
+                ", ".join(f"{v:.2f}x {_CCG_ROW_NAMES[k]}" for k, v in vs_floor.items()),
+                max(vs_floor.values()) <= 2,
+            )
         )
         peers = [k for k in chosen if k.is_peer]
         if peers:
+            # The fastest peer is the one with the smallest per-round ratio to ccg's header.
             speedups = {k.label: paired_ratio(samples[k.key], samples[CCG.key]) for k in peers}
             fastest = min(speedups, key=lambda label: speedups[label])
+            fastest_key = next(k.key for k in peers if k.label == fastest)
+            over = {k: paired_ratio(samples[fastest_key], samples[k]) for k in ccg_keys}
             result.checks.append(
                 TargetCheck(
                     "auth step >= 7x faster than the fastest peer",
-                    f"{speedups[fastest]:.1f}x ({fastest})",
-                    speedups[fastest] >= 7,
+                    ", ".join(f"{v:.1f}x {_CCG_ROW_NAMES[k]}" for k, v in over.items())
+                    + f" ({fastest})",
+                    min(over.values()) >= 7,
                 )
             )
         else:
@@ -692,7 +711,8 @@ def cold_fetch(server: Server, kinds: Sequence[ClientKind], s: Settings) -> Fami
         )
     table.footnotes.append(
         "ccg's first token runs the whole path: lock, state machine step, request build, "
-        "POST, JSON decode and checks, step again, publish. httpx-auth's fetch opens a new "
+        "POST with the reply streamed through a bounded read (its default token-request "
+        "limits), JSON decode and checks, step again, publish. httpx-auth's fetch opens a new "
         "httpx.Client per token request (its default)."
     )
     result = FamilyResult(table)

@@ -28,6 +28,7 @@ from ccg._errors import (
 from ccg._scopes import OAuthScopeEnum
 from ccg.core import (
     TOKEN_REQUEST_LIMITS,
+    ClientAuthentication,
     ClientSecretBasic,
     ClientSecretPost,
     HttpReply,
@@ -35,6 +36,8 @@ from ccg.core import (
     Limits,
     OAuthProviderError,
     OAuthToken,
+    TokenFailure,
+    TokenRequestSpec,
     TransportFailure,
     TransportFailureKind,
 )
@@ -61,6 +64,7 @@ __all__ = [
     "ApiTransportError",
     "BearerPresenter",
     "CcgError",
+    "ClientAuthentication",
     "ClientCredentialsAuthCredentials",
     "ClientCredentialsAuthManager",
     "ClientSecretBasic",
@@ -82,10 +86,12 @@ __all__ = [
     "TokenAcquisitionError",
     "TokenAcquisitionTimeout",
     "TokenEndpointUnreachable",
+    "TokenFailure",
     "TokenFetchAbandoned",
     "TokenPresenter",
     "TokenProvider",
     "TokenProviderError",
+    "TokenRequestSpec",
     "TokenResponseError",
     "TokenUpdateCallbackError",
     "Transport",

@@ -108,7 +108,7 @@ def checked_limits(field: str, value: object) -> Limits:
     for name in ("connect_timeout", "read_timeout", "total_timeout"):
         if _seconds(f"{field}.{name}", getattr(value, name)) <= 0:
             raise ConfigurationError(f"{field}.{name}", "must be > 0")
-    size: object = value.max_body_bytes
+    size: object = getattr(value, "max_body_bytes")  # noqa: B009 - read untyped, not narrowed
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
         raise ConfigurationError(f"{field}.max_body_bytes", "must be a positive int or None")
     return value

@@ -11,7 +11,7 @@ import ipaddress
 import random
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Self, overload
 from urllib.parse import urlsplit
 
 import msgspec
@@ -81,6 +81,20 @@ def _credentials(value: object) -> ClientCredentialsAuthCredentials:
     return value
 
 
+def _merged(
+    headers: Mapping[str, str] | None, body: bytes | str | None, json: object
+) -> tuple[Headers, bytes | str | None]:
+    """The caller's headers, with Content-Type for `json`, and the body."""
+    all_headers = dict(headers) if headers else {}
+    if json is not None:
+        if body is not None:
+            raise ConfigurationError("json", "give either body or json, not both")
+        body = msgspec.json.encode(json)
+        if not any(name.lower() == "content-type" for name in all_headers):
+            all_headers["Content-Type"] = "application/json"
+    return tuple(all_headers.items()), body
+
+
 class ApiClient:
     """Calls any HTTP endpoint; endpoints that need auth get `Authorization: Bearer <token>`.
 
@@ -95,6 +109,33 @@ class ApiClient:
     an mTLS pool can serve the token endpoint alone, or a proxy the API alone.
     `clock` and `entropy` are for tests (`ccg.testing.FakeClock`).
     """
+
+    @overload
+    def __init__(
+        self,
+        *,
+        client_credentials_auth_credentials: ClientCredentialsAuthCredentials,
+        token_url: str,
+        base_url: str | None = None,
+        transport: Transport | None = None,
+        token_transport: Transport | None = None,
+        clock: Clock | None = None,
+        entropy: Callable[[], float] | None = None,
+        token_request_limits: Limits | None = None,
+        presenter: TokenPresenter | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        auth_manager: ClientCredentialsAuthManager,
+        base_url: str | None = None,
+        transport: Transport | None = None,
+        presenter: TokenPresenter | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -152,21 +193,16 @@ class ApiClient:
         credentials = _credentials(client_credentials_auth_credentials)
         token_url = check_url("token_url", token_url, allow_insecure_http=self._allow_insecure_http)
         self._credentials = credentials
-        self._auth = ClientCredentialsAuthManager(
-            credentials.token_request(token_url),
+        self._auth = credentials.create_auth_manager(
+            token_url,
             transport=token_transport or self._transport,
             clock=SYSTEM_CLOCK if clock is None else clock,
             entropy=random.random if entropy is None else entropy,
-            clock_skew=credentials.o_auth_clock_skew,
-            token_provider=credentials.o_auth_token_provider,
-            on_token_update=credentials.o_auth_on_token_update,
-            token=credentials.o_auth_token,
             limits=checked_limits(
                 "token_request_limits",
                 TOKEN_REQUEST_LIMITS if token_request_limits is None else token_request_limits,
             ),
         )
-        credentials.track(self._auth)
 
     @staticmethod
     def _shared(
@@ -253,17 +289,15 @@ class ApiClient:
     ) -> tuple[HttpReply, OAuthToken | None]:
         """Send one request; its reply, and the token it carried (for a 401 to name)."""
         target = self._url(url, requires_auth)
-        token = self._auth.token() if requires_auth else None
-        pairs: Headers
-        if headers is None and json is None:
-            # The common case (no caller headers) skips merging them: it is the hot path.
-            pairs = (
-                ()
-                if token is None
-                else (("Authorization", self._presenter.authorization(token, method, target)),)
-            )
-        else:
-            pairs, body = self._merge(headers, body, json, token, method, target)
+        pairs: Headers = ()
+        if headers is not None or json is not None:
+            pairs, body = _merged(headers, body, json)
+        token = None
+        if requires_auth:
+            token = self._auth.token()
+            authorization = ("Authorization", self._presenter.authorization(token, method, target))
+            # Header names are case-insensitive (RFC 9110 §5.1): ours replaces the caller's.
+            pairs = (*[p for p in pairs if p[0].lower() != "authorization"], authorization)
         sent = self._transport.send(
             HttpRequest(
                 method=method,
@@ -275,29 +309,6 @@ class ApiClient:
         if not isinstance(sent, Success):
             raise ApiTransportError(f"{method} {url}: {sent.failure().reason}")
         return sent.unwrap(), token
-
-    def _merge(
-        self,
-        headers: Mapping[str, str] | None,
-        body: bytes | str | None,
-        json: object,
-        token: OAuthToken | None,
-        method: str,
-        target: str,
-    ) -> tuple[Headers, bytes | str | None]:
-        """The caller's headers with Content-Type for `json` and our Authorization, and the body."""
-        all_headers = dict(headers) if headers else {}
-        if json is not None:
-            if body is not None:
-                raise ConfigurationError("json", "give either body or json, not both")
-            body = msgspec.json.encode(json)
-            if not any(name.lower() == "content-type" for name in all_headers):
-                all_headers["Content-Type"] = "application/json"
-        if token is not None:
-            for name in [n for n in all_headers if n.lower() == "authorization"]:
-                del all_headers[name]  # header names are case-insensitive (RFC 9110 §5.1)
-            all_headers["Authorization"] = self._presenter.authorization(token, method, target)
-        return tuple(all_headers.items()), body
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> HttpReply:
         """`request("GET", url)`."""

@@ -7,8 +7,9 @@ are a description: every client built from them gets its own token manager.
 
 from __future__ import annotations
 
+import random
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 
 from ccg._checks import (
@@ -20,16 +21,25 @@ from ccg._checks import (
 )
 from ccg._errors import ConfigurationError, InvalidTokenError
 from ccg.core import (
+    TOKEN_REQUEST_LIMITS,
     ClientAuthentication,
     ClientSecretBasic,
     ClientSecretPost,
     InvalidToken,
+    Limits,
     OAuthToken,
     TokenOrigin,
     TokenRequestSpec,
     token_problem,
 )
-from ccg.interp import ClientCredentialsAuthManager, OnTokenUpdate, TokenProvider
+from ccg.interp import (
+    SYSTEM_CLOCK,
+    ClientCredentialsAuthManager,
+    Clock,
+    OnTokenUpdate,
+    TokenProvider,
+    Transport,
+)
 
 __all__ = ["ClientCredentialsAuthCredentials"]
 
@@ -122,9 +132,7 @@ class ClientCredentialsAuthCredentials:
         return list(self._scopes)
 
     def _live_managers(self) -> list[ClientCredentialsAuthManager]:
-        live = [m for m in (ref() for ref in self._managers) if m is not None]
-        self._managers = [weakref.ref(m) for m in live]
-        return live
+        return [m for m in (ref() for ref in self._managers) if m is not None]
 
     @property
     def o_auth_token(self) -> OAuthToken | None:
@@ -177,7 +185,31 @@ class ClientCredentialsAuthCredentials:
             authentication=self._authentication,
         )
 
-    def track(self, manager: ClientCredentialsAuthManager) -> None:
-        """Remember a manager built from these credentials (weakly), for `o_auth_token`."""
-        self._live_managers()
+    def create_auth_manager(
+        self,
+        token_url: str,
+        *,
+        transport: Transport,
+        clock: Clock = SYSTEM_CLOCK,
+        entropy: Callable[[], float] = random.random,
+        limits: Limits = TOKEN_REQUEST_LIMITS,
+    ) -> ClientCredentialsAuthManager:
+        """A new token manager for these credentials at `token_url` (already checked).
+
+        It starts with the token these credentials hold, and `o_auth_token` follows it
+        while it lives. `ApiClient` makes one per client this way.
+        """
+        manager = ClientCredentialsAuthManager(
+            self.token_request(token_url),
+            transport=transport,
+            clock=clock,
+            entropy=entropy,
+            clock_skew=self._clock_skew,
+            token_provider=self._provider,
+            on_token_update=self._on_update,
+            token=self._token,
+            limits=limits,
+        )
+        self._managers = [weakref.ref(m) for m in self._live_managers()]
         self._managers.append(weakref.ref(manager))
+        return manager

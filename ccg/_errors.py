@@ -107,6 +107,12 @@ class OAuthProviderException(TokenAcquisitionError):
         """The server's description, if any."""
         self.error_uri = failure.error_uri
         """The server's error page, if any."""
+        self._status = failure.status
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the error reply."""
+        return self._status
 
 
 class TokenResponseError(TokenAcquisitionError):

@@ -1,9 +1,14 @@
-"""`ccg.core` stays a functional core: its modules import only from an allow-list.
+"""The layers stay layers.
 
-No clock, randomness, logging, OS, sockets, threads, HTTP client, `returns.io`,
-or the shell (`ccg.interp`, `ccg._*`). Each `ccg/core/*.py` is parsed with `ast`,
-so imports inside functions, `if TYPE_CHECKING:` blocks and `__import__(...)` calls
-are all seen, and nothing under test is executed.
+- `ccg.core` is a functional core: its modules import only from an allow-list. No
+  clock, randomness, logging, OS, sockets, threads, HTTP client, `returns.io`, or the
+  shell (`ccg.interp`, `ccg._*`).
+- `ccg.interp` (the shell) never imports the façade (`ccg` itself, `ccg._client`,
+  `ccg._credentials`, `ccg._scopes`, the demo) nor the test kit.
+- The fakes live in `ccg.testing` alone; the seed's `OAuthScopeEnum` lives in the façade.
+
+Each file is parsed with `ast`, so imports inside functions, `if TYPE_CHECKING:`
+blocks and `__import__(...)` calls are all seen, and nothing under test is executed.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from typing import Final
 
 import pytest
 
-CORE: Final = Path(__file__).parent.parent / "ccg" / "core"
+CCG: Final = Path(__file__).parent.parent / "ccg"
+CORE: Final = CCG / "core"
 CORE_PACKAGE: Final = "ccg.core"
 
 ALLOWED_MODULES: Final = frozenset(
@@ -95,6 +101,89 @@ CORE_FILES: Final = sorted(CORE.glob("*.py"))
 def test_core_files_are_found() -> None:
     names = {path.name for path in CORE_FILES}
     assert {"__init__.py", "_machine.py", "_token.py", "_wire.py", "_effects.py"} <= names
+
+
+SHELL_FILES: Final = sorted((CCG / "interp").glob("*.py"))
+FACADE_AND_KIT: Final = (
+    "ccg._client",
+    "ccg._credentials",
+    "ccg._scopes",
+    "ccg._demo",
+    "ccg.testing",
+)
+
+
+SHELL_MAY_IMPORT: Final = frozenset({"ccg.core", "ccg.interp", "ccg._errors", "ccg._checks"})
+"""The top-level `ccg.X` the shell may name (the rest of `ccg.X` are the façade's)."""
+
+
+def _reaches_the_facade(module: str) -> bool:
+    if module in ("ccg", "ccg.__init__"):
+        return True
+    if any(module == name or module.startswith(name + ".") for name in FACADE_AND_KIT):
+        return True
+    # `from ccg import X` names ccg.X: a façade re-export unless X is a module we allow.
+    return module.startswith("ccg.") and module.count(".") == 1 and module not in SHELL_MAY_IMPORT
+
+
+def shell_imports_of_the_facade(source: str, package: str = "ccg.interp") -> list[str]:
+    """`line: module` for each import of `source` that reaches the façade or the test kit."""
+    return [
+        f"{line}: {m}" for line, m in imported_modules(source, package) if _reaches_the_facade(m)
+    ]
+
+
+def test_shell_files_are_found() -> None:
+    assert {"_manager.py", "_driver.py", "_cell.py", "_urllib3.py"} <= {p.name for p in SHELL_FILES}
+
+
+@pytest.mark.parametrize("path", SHELL_FILES, ids=[p.name for p in SHELL_FILES])
+def test_the_shell_never_imports_the_facade(path: Path) -> None:
+    assert shell_imports_of_the_facade(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import ccg",
+        "from ccg import ApiClient",
+        "from ccg._client import ApiClient",
+        "from .._credentials import ClientCredentialsAuthCredentials",
+        "import ccg._scopes",
+        "from ccg.testing import FakeTransport",
+        "from ccg.testing._fakes import FakeClock",
+        "from ccg._demo import walkthrough",
+    ],
+)
+def test_the_shell_checker_rejects_the_facade(source: str) -> None:
+    assert shell_imports_of_the_facade(source) != []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from ccg.core import step",
+        "from ccg._errors import exception_for",
+        "from ccg._checks import checked_params",
+        "from ccg.interp._cell import TokenCell",
+        "from ._clock import Clock",
+        "import urllib3",
+    ],
+)
+def test_the_shell_checker_accepts_the_core_and_the_shell(source: str) -> None:
+    assert shell_imports_of_the_facade(source) == []
+
+
+def test_the_fakes_have_one_public_home() -> None:
+    import ccg.core  # noqa: PLC0415 - the test is about what each package exports
+    import ccg.interp  # noqa: PLC0415
+    import ccg.testing  # noqa: PLC0415
+
+    for name in ("FakeTransport", "FakeClock"):
+        assert name in ccg.testing.__all__
+        assert not hasattr(ccg.interp, name)
+        assert not hasattr(ccg.core, name)
+    assert not hasattr(ccg.core, "OAuthScopeEnum")
 
 
 @pytest.mark.parametrize("path", CORE_FILES, ids=[p.name for p in CORE_FILES])

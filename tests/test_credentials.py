@@ -14,6 +14,7 @@ from ccg import (
     ClientSecretBasic,
     ClientSecretPost,
     ConfigurationError,
+    InvalidTokenError,
     OAuthScopeEnum,
     OAuthToken,
 )
@@ -126,8 +127,8 @@ def test_mistakes_fail_at_construction_naming_the_option(
 def test_the_secret_is_never_echoed() -> None:
     c = creds()
     assert SECRET not in repr(c)
-    policy = c.policy("https://as.example/token")
-    assert SECRET not in repr(policy)
+    spec = c.token_request("https://as.example/token")
+    assert SECRET not in repr(spec)
     with pytest.raises(ConfigurationError) as caught:
         creds(o_auth_clock_skew=SECRET)
     assert SECRET not in str(caught.value)
@@ -142,7 +143,7 @@ def test_extra_params_are_kept_in_order_on_every_fetch() -> None:
         "audience": ["api"],
         "resource": ["https://a", "https://b"],
     }
-    body = c.policy("https://as/token").request.extra_params
+    body = c.token_request("https://as/token").extra_params
     assert body == (("audience", "api"), ("resource", "https://a"), ("resource", "https://b"))
 
 
@@ -165,15 +166,36 @@ def test_token_setter_before_and_after_a_client_uses_the_credentials() -> None:
     assert transport.requests == []
 
 
-def test_two_clients_of_one_endpoint_share_the_token_another_endpoint_is_refused() -> None:
+def test_the_setter_reaches_every_live_client_and_the_getter_reads_the_newest() -> None:
     c = creds()
-    transport = FakeTransport([token_reply("shared")])
     first = ApiClient(
-        client_credentials_auth_credentials=c, token_url="https://as/token", transport=transport
+        client_credentials_auth_credentials=c,
+        token_url="https://as/token",
+        transport=FakeTransport(),
     )
     second = ApiClient(
-        client_credentials_auth_credentials=c, token_url="https://as/token", transport=transport
+        client_credentials_auth_credentials=c,
+        token_url="https://as/token",
+        transport=FakeTransport(),
     )
-    assert second.auth_manager is first.auth_manager
-    with pytest.raises(ConfigurationError, match="another token endpoint"):
-        ApiClient(client_credentials_auth_credentials=c, token_url="https://other/token")
+    set_by_hand = OAuthToken(access_token="by-hand", expires_in=3600)
+    c.o_auth_token = set_by_hand
+    assert first.auth_manager.token().access_token == "by-hand"
+    assert second.auth_manager.token().access_token == "by-hand"
+    second.auth_manager.set_token(OAuthToken(access_token="second-only", expires_in=3600))
+    assert _access_token(c) == "second-only"  # the newest client's token
+    del second
+    assert _access_token(c) == "by-hand"  # the newest live one
+    assert first.auth_manager.token().access_token == "by-hand"
+
+
+def _access_token(credentials: ClientCredentialsAuthCredentials) -> str | None:
+    token = credentials.o_auth_token
+    return None if token is None else token.access_token
+
+
+def test_the_setter_checks_the_token_like_every_other_source() -> None:
+    c = creds()
+    with pytest.raises(InvalidTokenError, match="access_token cannot be sent in a header"):
+        c.o_auth_token = OAuthToken(access_token="abc\n")
+    assert c.o_auth_token is None

@@ -29,9 +29,7 @@ def test_readme_example_runs(source: str, test_functions: int) -> None:
     namespace: dict[str, object] = {"__name__": "readme_example"}
     exec(compile(source, str(README), "exec"), namespace)  # our own README
     tests = [
-        value
-        for name, value in namespace.items()
-        if name.startswith("test_") and callable(value)
+        value for name, value in namespace.items() if name.startswith("test_") and callable(value)
     ]
     assert len(tests) == test_functions
     for test in tests:

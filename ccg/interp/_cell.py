@@ -58,7 +58,7 @@ class TokenCell:
         self._clock = clock
         self._entropy = entropy
         self._lock = threading.Lock()
-        self._waiters: dict[int, list[Callable[[], None]]] = {}
+        self._waiters: dict[int, list[Callable[[], object]]] = {}
         self._cause: tuple[int, BaseException] | None = None
         self.snapshot: tuple[float, OAuthToken | None] = (
             reusable_until(policy, state),
@@ -100,7 +100,7 @@ class TokenCell:
             wake()
         return decision
 
-    def watch(self, flight: int, wake: Callable[[], None]) -> bool:
+    def watch(self, flight: int, wake: Callable[[], object]) -> bool:
         """Call `wake` when flight `flight` is released; False if it already was (don't wait)."""
         with self._lock:
             current = self._state.flight

@@ -17,9 +17,10 @@ differing only by `await`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from contextvars import ContextVar
-from typing import Final, NoReturn, TypeAlias, TypeVar
+from typing import Final, NoReturn, TypeAlias, TypeVar, cast
 
 from returns.result import Failure, Success
 
@@ -81,11 +82,11 @@ def _reply_input(
 ) -> TokenReplyReceived | TokenRequestFailed | FlightAbandoned:
     """The machine's input for what a transport returned (an untyped one may return anything)."""
     if isinstance(result, Success):
-        reply: object = result.unwrap()
+        reply = cast("Success[object]", result).unwrap()
         if isinstance(reply, HttpReply):
             return TokenReplyReceived(flight=flight, reply=reply)
     elif isinstance(result, Failure):
-        failure: object = result.failure()
+        failure = cast("Failure[object]", result).failure()
         if isinstance(failure, TransportFailure):
             return TokenRequestFailed(flight=flight, failure=failure)
     reason = f"the transport returned {result!r:.100}, not Result[HttpReply, TransportFailure]"
@@ -116,7 +117,10 @@ def _produce(
         cell.step(FlightAbandoned(flight=flight, reason=_describe(exc)), exc)
         raise
     finally:
-        _RUNNING.reset(running)
+        # A flow closed from another context (by the garbage collector, say) has nothing
+        # to restore there.
+        with contextlib.suppress(ValueError):
+            _RUNNING.reset(running)
     if isinstance(effect, CallTokenProvider):
         return TokenProvided(flight=flight, token=outcome), None
     return _reply_input(flight, outcome), None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias, TypeVar, assert_never
 
 from returns.result import Result, Success
@@ -170,7 +170,9 @@ class ClientCredentialsAuthManager:
         """
         self._drive(set_token(self._cell, token))
 
-    def fetch_token(self, additional_params: Mapping[str, str] | None = None) -> OAuthToken:
+    def fetch_token(
+        self, additional_params: Mapping[str, str | Sequence[str]] | None = None
+    ) -> OAuthToken:
         """Request a new token now, bypassing the cache; for use inside a token provider.
 
         The same request, checks and stamping as every fetch, plus `additional_params`

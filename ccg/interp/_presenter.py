@@ -17,7 +17,7 @@ __all__ = ["BearerPresenter", "TokenPresenter"]
 class TokenPresenter(Protocol):
     """Makes the `Authorization` header value for one request with `token`."""
 
-    def authorization(self, token: OAuthToken, method: str, url: str) -> str:
+    def authorization(self, token: OAuthToken, method: str, url: str, /) -> str:
         """The header value for `method url` sent with `token`."""
         ...
 
@@ -31,7 +31,7 @@ class BearerPresenter:
         # One tuple, read and replaced whole, so threads never see a token with another's header.
         self._last: tuple[OAuthToken | None, str] = (None, "")
 
-    def authorization(self, token: OAuthToken, method: str, url: str) -> str:  # noqa: ARG002
+    def authorization(self, token: OAuthToken, method: str, url: str, /) -> str:  # noqa: ARG002
         """`Bearer <access_token>`; the same for every request with this token."""
         last, header = self._last
         if last is token:

@@ -13,13 +13,29 @@ urllib3 itself picks (checked once per URL), and anything that is not a plain
 run over the oldest and the newest urllib3 the project allows.
 
 Limits. A request with `limits` is streamed: the body is read in small pieces,
-each read waiting at most the time left before the total deadline, decompressed
-by ccg within the size limit (`_body.py`), and abandoned (connection closed) at
-the first byte past it.
+decompressed by ccg within the size limit (`_body.py`), and abandoned (connection
+closed) at the first byte past it; a declared Content-Length over the limit is
+refused before any of the body is read. The total deadline is kept by a watchdog
+thread (one per process, started on first use) that shuts the request's socket down
+when the deadline passes: a read blocked on a server that drips one byte at a time
+(each byte would restart a socket timeout), or kept busy inside http.client (endless
+`100 Continue` replies, endless chunk trailers), then ends at once, and the request
+fails with `TIMEOUT`. The socket is watched from the moment it exists (connect, TLS
+handshake, headers) when the transport built the `PoolManager` itself: its pools
+make connections that tell the watchdog. With a `pool_manager` of yours it is watched
+from the body on; before that each socket read waits at most the time left when the
+reply was first awaited (urllib3's `Timeout(total=...)`), but a server that keeps
+dripping the status line and headers can hold the request longer.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
+import os
+import socket
+import threading
 import time
 import zlib
 from typing import Any, Final
@@ -27,8 +43,10 @@ from typing import Any, Final
 import urllib3
 from returns.result import Failure, Result, Success
 from urllib3 import exceptions as errors
-from urllib3.connectionpool import port_by_scheme
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool, port_by_scheme
 from urllib3.poolmanager import PoolKey
+from urllib3.response import HTTPResponse
 from urllib3.util import Retry, parse_url
 
 from ccg.core import HttpReply, HttpRequest, Limits, TransportFailure, TransportFailureKind
@@ -40,6 +58,9 @@ DEFAULT_CONNECT_TIMEOUT: Final = 5.0
 DEFAULT_READ_TIMEOUT: Final = 30.0
 _READ_PIECE: Final = 16 * 1024
 """Bytes asked of the socket per read of a limited body."""
+_MAX_ALARMS: Final = 1024
+"""Alarms the watchdog holds before it drops the disarmed ones early (they go at their
+deadline otherwise)."""
 _MAX_ROUTES: Final = 256
 """URLs whose route is remembered; past that the memory starts afresh (a client that calls
 ever-new URLs, ids in the path, must not grow it without bound)."""
@@ -98,8 +119,214 @@ def _failure(kind: TransportFailureKind, reason: str) -> Failure[TransportFailur
     return Failure(TransportFailure(kind=kind, reason=reason))
 
 
+def _overdue(total: float) -> Failure[TransportFailure]:
+    return _failure(TransportFailureKind.TIMEOUT, f"no complete reply within the total {total} s")
+
+
 class _Overdue(Exception):
     """The total deadline passed while reading the body."""
+
+
+# -- the deadline watchdog ------------------------------------------------------------------
+
+
+class _Alarm:
+    """Shuts a connection's socket down at a deadline, unless disarmed first.
+
+    It holds a duplicate of the socket's descriptor: shutdown() acts on the connection
+    whatever object reads it (a TLS wrapper made later, http.client's file), and the
+    duplicate is closed when the alarm fires or is disarmed.
+    """
+
+    __slots__ = ("_lock", "_sock", "fired")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock: socket.socket | None = sock
+        self._lock = threading.Lock()
+        self.fired = False
+        """Whether the deadline passed and the socket was shut down."""
+
+    @property
+    def live(self) -> bool:
+        """Neither fired nor disarmed yet."""
+        return self._sock is not None
+
+    def fire(self) -> None:
+        with self._lock:
+            sock, self._sock = self._sock, None
+            if sock is None:
+                return
+            self.fired = True
+        with sock, contextlib.suppress(OSError):  # OSError: the peer closed it already
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def disarm(self) -> bool:
+        """Stop the alarm (if it has not fired); whether it had fired."""
+        with self._lock:
+            sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+        return self.fired
+
+    def abandon(self) -> None:
+        """Close the duplicate without touching the connection (in a forked child)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+
+class _Watchdog:
+    """One daemon thread that fires the alarms of limited requests at their deadlines."""
+
+    def __init__(self) -> None:
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget_in_child)
+
+    def _forget(self) -> None:
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int, _Alarm]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def _forget_in_child(self) -> None:
+        # The parent's thread is not in the child, and its lock may be held there.
+        for _deadline, _order, alarm in self._due:
+            alarm.abandon()
+        self._forget()
+
+    def arm(self, deadline: float, fd: int) -> _Alarm | None:
+        """An alarm that shuts socket `fd` down at `deadline` (monotonic); None if `fd` is
+        not a socket."""
+        duplicate = os.dup(fd)
+        try:
+            sock = socket.socket(fileno=duplicate)
+        except OSError:
+            os.close(duplicate)
+            return None
+        alarm = _Alarm(sock)
+        with self._cond:
+            due = self._due
+            if len(due) >= _MAX_ALARMS:
+                due[:] = [entry for entry in due if entry[2].live]
+                heapq.heapify(due)
+            heapq.heappush(due, (deadline, next(self._order), alarm))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ccg-deadlines", daemon=True)
+                self._thread.start()
+            elif due[0][2] is alarm:
+                self._cond.notify()  # sooner than what the thread waits for
+        return alarm
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                alarm = self._next_due()
+            alarm.fire()
+
+    def _next_due(self) -> _Alarm:
+        due = self._due
+        while True:
+            if not due:
+                self._cond.wait()
+                continue
+            deadline, _order, alarm = due[0]
+            if not alarm.live:
+                heapq.heappop(due)
+                continue
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                heapq.heappop(due)
+                return alarm
+            self._cond.wait(wait)
+
+
+_WATCHDOG: Final = _Watchdog()
+
+
+class _Watch:
+    """The deadline of one limited request, enforced once its socket is known."""
+
+    __slots__ = ("_alarm", "deadline")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self._alarm: _Alarm | None = None
+
+    def socket(self, fd: int) -> None:
+        """Watch socket `fd`, unless a socket is watched already."""
+        if self._alarm is None:
+            self._alarm = _WATCHDOG.arm(self.deadline, fd)
+
+    def socket_of(self, response: urllib3.BaseHTTPResponse) -> None:
+        """Watch the socket `response` is read from, if there is one and none is watched."""
+        if self._alarm is None:
+            try:
+                fd = response.fileno()
+            except (OSError, AttributeError, ValueError):  # no body left to read
+                return
+            self.socket(fd)
+
+    def end(self) -> bool:
+        """Stop watching; whether the deadline passed and the socket was shut down."""
+        return self._alarm is not None and self._alarm.disarm()
+
+
+class _Watching(threading.local):
+    """The limited request this thread is sending, for its connection to report its socket to."""
+
+    request: _Watch | None = None
+
+
+_WATCHING: Final = _Watching()
+
+
+def _watch(sock: socket.socket | None) -> None:
+    watch = _WATCHING.request
+    if watch is not None and sock is not None:
+        watch.socket(sock.fileno())
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """urllib3's connection, whose socket a limited request of this thread watches from its
+    creation (connect) or, reused, from the request on."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch(sock)
+        return sock
+
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's
+        _watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    """`_WatchedHTTPConnection` over TLS: the handshake is watched too."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch(sock)
+        return sock
+
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's
+        _watch(self.sock)
+        return super().getresponse()
+
+
+# pyright finds urllib3's own connection classes unfit for these (a Final class attribute
+# against the protocol's mutable one); mypy, which urllib3 is checked with, accepts them.
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection  # pyright: ignore[reportAssignmentType]
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection  # pyright: ignore[reportAssignmentType]
+
+
+_WATCHED_POOLS: Final[dict[str, type[HTTPConnectionPool] | type[HTTPSConnectionPool]]] = {
+    "http": _WatchedHTTPPool,
+    "https": _WatchedHTTPSPool,
+}
 
 
 class Urllib3Transport:
@@ -120,9 +347,13 @@ class Urllib3Transport:
         pool_manager: urllib3.PoolManager | None = None,
     ) -> None:
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        self._pool = pool_manager or urllib3.PoolManager(
-            maxsize=maxsize, cert_reqs="CERT_REQUIRED", retries=False
-        )
+        if pool_manager is None:
+            pool_manager = urllib3.PoolManager(
+                maxsize=maxsize, cert_reqs="CERT_REQUIRED", retries=False
+            )
+            # Pools whose connections report their sockets to a limited request's watch.
+            pool_manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        self._pool = pool_manager
         # Exactly PoolManager: a subclass may route differently (ProxyManager does).
         # Values are 1-tuples so that "left to urllib3" (None) differs from "not seen yet".
         self._routes: dict[str, tuple[_Route | None]] | None = (
@@ -132,9 +363,9 @@ class Urllib3Transport:
     def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
         """Send `request` and read the whole reply, within `request.limits` if set."""
         limits = request.limits
+        if limits is not None:
+            return self._send_limited(request, limits)
         try:
-            if limits is not None:
-                return self._send_limited(request, limits)
             response = self._urlopen(request, self._timeout, preload=True)
         except errors.HTTPError as exc:
             return _failure(_kind(exc), f"{type(exc).__name__}: {exc}")
@@ -151,26 +382,53 @@ class Urllib3Transport:
         self, request: HttpRequest, limits: Limits
     ) -> Result[HttpReply, TransportFailure]:
         total = limits.total_timeout
-        deadline = time.monotonic() + total
+        watch = _Watch(time.monotonic() + total)
         timeout = urllib3.Timeout(
             connect=min(limits.connect_timeout, total),
             read=min(limits.read_timeout, total),
             total=total,
         )
-        response = self._urlopen(request, timeout, preload=False)
-        size = limits.max_body_bytes
+        outer, _WATCHING.request = _WATCHING.request, watch
+        try:
+            response = self._urlopen(request, timeout, preload=False)
+            watch.socket_of(response)  # unless its connection reported it already
+            return self._read_limited(response, limits.max_body_bytes, watch)
+        except errors.HTTPError as exc:
+            if watch.end():  # the failure is the watchdog's shutdown
+                return _overdue(total)
+            return _failure(_kind(exc), f"{type(exc).__name__}: {exc}")
+        except _Overdue:
+            return _overdue(total)
+        finally:
+            _WATCHING.request = outer
+            watch.end()
+
+    @staticmethod
+    def _read_limited(
+        response: urllib3.BaseHTTPResponse, size: int | None, watch: _Watch
+    ) -> Result[HttpReply, TransportFailure]:
+        """Read `response`'s body within `size` bytes (decompressed) and `watch`'s deadline.
+
+        `_Overdue` or a urllib3 error out; the connection goes back to the pool only
+        after a whole body was read in time, closed otherwise.
+        """
         clean = False
         try:
+            body = BoundedBody(size, response.headers.get("Content-Encoding"))
             declared = response.headers.get("Content-Length", "")
-            encoding = response.headers.get("Content-Encoding")
-            if size is not None and declared.isdigit() and int(declared) > size and not encoding:
+            if size is not None and body.identity and declared.isdigit() and int(declared) > size:
                 return _failure(
                     TransportFailureKind.TOO_LARGE,
                     f"reply declares {declared} bytes, over the limit of {size}",
                 )
-            body = BoundedBody(size, encoding)
-            while piece := self._read_piece(response, limits.read_timeout, deadline):
+            # One read1 is at most one socket read for a plain body; the watchdog ends a
+            # read that waits or loops past the deadline, the check here one that flows.
+            while piece := response.read1(_READ_PIECE, decode_content=False):
                 body.add(piece)
+                if time.monotonic() > watch.deadline:
+                    raise _Overdue
+            if watch.end():  # the body ended because the watchdog shut the socket down
+                raise _Overdue
             reply = HttpReply(
                 status=response.status,
                 headers=tuple(response.headers.iteritems()),
@@ -184,37 +442,10 @@ class Urllib3Transport:
             return _failure(TransportFailureKind.PROTOCOL, str(exc))
         except zlib.error as exc:
             return _failure(TransportFailureKind.PROTOCOL, f"undecodable compressed body: {exc}")
-        except _Overdue:
-            return _failure(
-                TransportFailureKind.TIMEOUT, f"no complete reply within the total {total} s"
-            )
         finally:
             if not clean:
                 response.close()  # unread bytes would poison the connection for its next use
             response.release_conn()
-
-    @staticmethod
-    def _read_piece(
-        response: urllib3.BaseHTTPResponse, read_timeout: float, deadline: float
-    ) -> bytes:
-        """The next bytes of the body (b"" at its end), waiting no later than `deadline`.
-
-        Each read is one `read1` (at most one socket read for a plain body), with the
-        socket's timeout cut to the time left, so a server dripping bytes cannot stretch
-        the request past its deadline by restarting the read timeout.
-        """
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _Overdue
-        sock = getattr(response.connection, "sock", None)
-        if sock is not None:
-            sock.settimeout(min(read_timeout, left))
-        try:
-            return response.read1(_READ_PIECE, decode_content=False)
-        except errors.ReadTimeoutError:
-            if time.monotonic() >= deadline:
-                raise _Overdue from None
-            raise
 
     def _urlopen(
         self, request: HttpRequest, timeout: urllib3.Timeout, *, preload: bool

@@ -36,6 +36,7 @@ from ccg._demo.authorization_server import (
     RegisteredClient,
 )
 from ccg.core import TransportFailure
+from ccg.interp import SYSTEM_CLOCK, Clock
 
 __all__ = [
     "HERD_SIZE",
@@ -56,7 +57,7 @@ __all__ = [
 ]
 
 _HOST: Final = "127.0.0.1"
-HERD_SIZE: Final = 32
+HERD_SIZE: Final = 64
 _HERD_TIMEOUT: Final = 15.0  # seconds; a herd normally finishes in well under 1 s
 
 #: The seed snippets' literal credentials, registered so the snippets run unchanged.
@@ -135,7 +136,7 @@ class ClientFactory:
         on_token_update: OnTokenUpdate | None = None,
         token_provider: TokenProvider | None = None,
         transport: Transport | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         token_url: str | None = None,
         base_url: str | None = None,
     ) -> ApiClient:
@@ -182,9 +183,7 @@ def run_herd(size: int, action: Callable[[], T]) -> HerdOutcome[T]:
             with lock:
                 values.append(value)
 
-    threads = [
-        threading.Thread(target=worker, name=f"herd-{i}", daemon=True) for i in range(size)
-    ]
+    threads = [threading.Thread(target=worker, name=f"herd-{i}", daemon=True) for i in range(size)]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + _HERD_TIMEOUT

@@ -1,4 +1,4 @@
-"""Thundering herds against the real server: 32 real threads, one token request.
+"""Thundering herds against the real server: 64 real threads, one token request.
 
 The token endpoint is slowed down (`set_token_delay`) so that the whole herd, released
 together by a `threading.Barrier`, arrives while the single fetch is still in flight.
@@ -32,7 +32,7 @@ from tests.integration._support import (
 
 pytestmark = pytest.mark.integration
 
-_TOKEN_DELAY = 0.2  # long enough for all 32 threads to pile up behind the one fetch
+_TOKEN_DELAY = 0.3  # long enough for all 64 threads to pile up behind the one fetch
 
 
 def _herd_calls(client: ApiClient, server: AuthorizationServer) -> list[HttpReply]:
@@ -175,10 +175,11 @@ def test_herd_through_a_token_provider_calls_it_once(
     assert server.resource_requests() == HERD_SIZE
 
 
-def test_herd_whose_update_callback_raises_shares_that_error_then_uses_the_token(
+def test_herd_whose_update_callback_raises_fails_only_the_caller_that_ran_it(
     server: AuthorizationServer, make_client: ClientFactory
 ) -> None:
-    """The callback fails once: the whole herd hears of it; the token is kept, not re-fetched."""
+    """The callback fails once: the caller that ran it hears of it; the rest of the herd use
+    the token, which was held before the callback ran; it is neither re-fetched nor re-announced."""
     server.set_token_delay(_TOKEN_DELAY)
     seen: list[OAuthToken] = []
 
@@ -190,14 +191,13 @@ def test_herd_whose_update_callback_raises_shares_that_error_then_uses_the_token
 
     outcome = run_herd(HERD_SIZE, lambda: client.get(server.resource_url))
 
-    assert outcome.values == []
-    assert len(outcome.errors) == HERD_SIZE
-    for error in outcome.errors:
-        assert isinstance(error, TokenUpdateCallbackError)
-        assert "database is down" in str(error)
+    assert len(outcome.errors) == 1
+    assert isinstance(outcome.errors[0], TokenUpdateCallbackError)
+    assert "database is down" in str(outcome.errors[0])
+    assert [reply.status for reply in outcome.values] == [200] * (HERD_SIZE - 1)
     assert len(seen) == 1
     assert client.auth_manager.o_auth_token == seen[0]  # the new token is kept
-    assert server.resource_requests() == 0
+    assert server.resource_requests() == HERD_SIZE - 1
 
     assert client.get(server.resource_url).status == 200  # ...and used, without a new fetch
     assert server.token_requests() == 1

@@ -27,7 +27,7 @@ from ccg import (
     Urllib3Transport,
 )
 from ccg._demo.authorization_server import AuthorizationServer
-from ccg.core import EndpointUnreachable, ErrorResponse, MalformedResponse
+from ccg.core import ErrorResponse, MalformedResponse, TransportFailure, TransportFailureKind
 from tests.integration._support import (
     PERCENT_CLIENT,
     ClientFactory,
@@ -220,15 +220,20 @@ def test_token_without_expires_in_is_never_renewed_proactively(
     server: AuthorizationServer, make_client: ClientFactory
 ) -> None:
     """No expires_in: no expiry. Even ten years on (by the client's clock) it is reused."""
-    offset = 0.0
+    class Clock:
+        """The real clocks, plus an offset."""
 
-    def clock() -> float:
-        return time.time() + offset
+        offset = 0.0
 
+        def monotonic(self) -> float:
+            return time.monotonic() + self.offset
+
+        def time(self) -> float:
+            return time.time() + self.offset
+
+    clock = Clock()
     updates = TokenUpdates()
-    client = make_client(
-        "no-expires-in", "no-expires-secret", clock=clock, on_token_update=updates
-    )
+    client = make_client("no-expires-in", "no-expires-secret", clock=clock, on_token_update=updates)
 
     assert client.get(server.resource_url).status == 200
     token = client.auth_manager.o_auth_token
@@ -236,7 +241,7 @@ def test_token_without_expires_in_is_never_renewed_proactively(
     assert token.expires_in is None
     assert token.expiry is None
 
-    offset = 10 * 365 * 24 * 3600.0
+    clock.offset = 10 * 365 * 24 * 3600.0
     assert not client.auth_manager.is_token_expired()
     for _ in range(3):
         assert client.get(server.resource_url).status == 200  # the server still honours it
@@ -367,7 +372,8 @@ def test_stopped_token_server_is_token_endpoint_unreachable(
     with pytest.raises(TokenEndpointUnreachable) as caught:
         client.get(server.resource_url)
 
-    assert isinstance(caught.value.failure, EndpointUnreachable)
+    assert isinstance(caught.value.failure, TransportFailure)
+    assert caught.value.kind is TransportFailureKind.CONNECT
     assert "refused" in str(caught.value).lower()
     assert "secret-never-shown" not in str(caught.value)
     assert client.auth_manager.o_auth_token is None
@@ -436,9 +442,7 @@ def test_token_endpoint_redirect_is_a_typed_token_response_error(
     assert server.resource_requests() == 0
 
 
-def test_read_timeout_is_honoured(
-    server: AuthorizationServer, make_client: ClientFactory
-) -> None:
+def test_read_timeout_is_honoured(server: AuthorizationServer, make_client: ClientFactory) -> None:
     with silent_endpoint() as token_url:
         client = make_client(token_url=token_url, transport=Urllib3Transport(read_timeout=0.5))
         started = time.monotonic()
@@ -470,9 +474,7 @@ def test_connect_timeout_is_honoured(
     server: AuthorizationServer, make_client: ClientFactory
 ) -> None:
     with unconnectable_endpoint() as token_url:
-        client = make_client(
-            token_url=token_url, transport=Urllib3Transport(connect_timeout=0.5)
-        )
+        client = make_client(token_url=token_url, transport=Urllib3Transport(connect_timeout=0.5))
         started = time.monotonic()
         with pytest.raises(TokenEndpointUnreachable) as caught:
             client.get(server.resource_url)
@@ -506,8 +508,15 @@ def _token_endpoint_answering(status: int, content_type: str, body: bytes) -> Re
         (500, _JSON, b'{"error": "server_error"}', OAuthProviderException),
         (200, _JSON, b'{"error": "invalid_grant"}', OAuthProviderException),
     ],
-    ids=["html-200", "html-503", "no-access-token", "not-bearer", "negative-lifetime",
-         "server-error", "error-with-200"],
+    ids=[
+        "html-200",
+        "html-503",
+        "no-access-token",
+        "not-bearer",
+        "negative-lifetime",
+        "server-error",
+        "error-with-200",
+    ],
 )
 def test_unusable_token_replies_are_typed_errors(
     server: AuthorizationServer,

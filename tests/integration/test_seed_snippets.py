@@ -118,12 +118,9 @@ def test_snippet_1_client_initialization(
 ) -> None:
     client = MdnotesccgmodelpostfixClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-            o_auth_client_id='OAuthClientId',
-            o_auth_client_secret='OAuthClientSecret',
-            o_auth_scopes=[
-                OAuthScopeEnum.READ_SCOPE,
-                OAuthScopeEnum.WRITE_SCOPE
-            ]
+            o_auth_client_id="OAuthClientId",
+            o_auth_client_secret="OAuthClientSecret",
+            o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
         ),
         token_url=server.token_url,
     )
@@ -143,16 +140,16 @@ def test_snippet_2_on_token_update_saves_the_token(
 ) -> None:
     client = MdnotesccgmodelpostfixClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-            o_auth_client_id='OAuthClientId',
-            o_auth_client_secret='OAuthClientSecret',
-            o_auth_scopes=[
-                OAuthScopeEnum.READ_SCOPE,
-                OAuthScopeEnum.WRITE_SCOPE
-            ],
-            o_auth_on_token_update=(lambda o_auth_token:
-                                    # Add the callback handler to perform operations like save to DB or file etc.
-                                    # It will be triggered whenever the token gets updated
-                                    save_token_to_database(o_auth_token))
+            o_auth_client_id="OAuthClientId",
+            o_auth_client_secret="OAuthClientSecret",
+            o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
+            o_auth_on_token_update=(
+                lambda o_auth_token: (
+                    # Add the callback handler to perform operations like save to DB or file etc.
+                    # It will be triggered whenever the token gets updated
+                    save_token_to_database(o_auth_token)
+                )
+            ),
         ),
         token_url=server.token_url,
     )
@@ -175,13 +172,10 @@ def test_snippet_3_provider_with_empty_database_fetches_through_auth_manager(
 ) -> None:
     client = MdnotesccgmodelpostfixClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-            o_auth_client_id='OAuthClientId',
-            o_auth_client_secret='OAuthClientSecret',
-            o_auth_scopes=[
-                OAuthScopeEnum.READ_SCOPE,
-                OAuthScopeEnum.WRITE_SCOPE
-            ],
-            o_auth_token_provider=_o_auth_token_provider
+            o_auth_client_id="OAuthClientId",
+            o_auth_client_secret="OAuthClientSecret",
+            o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
+            o_auth_token_provider=_o_auth_token_provider,
         ),
         token_url=server.token_url,
     )
@@ -203,16 +197,16 @@ def test_snippet_3_provider_with_a_saved_token_makes_no_token_request(
     # another process running snippet 2.
     issuer = MdnotesccgmodelpostfixClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-            o_auth_client_id='OAuthClientId',
-            o_auth_client_secret='OAuthClientSecret',
-            o_auth_scopes=[
-                OAuthScopeEnum.READ_SCOPE,
-                OAuthScopeEnum.WRITE_SCOPE
-            ],
-            o_auth_on_token_update=(lambda o_auth_token:
-                                    # Add the callback handler to perform operations like save to DB or file etc.
-                                    # It will be triggered whenever the token gets updated
-                                    save_token_to_database(o_auth_token))
+            o_auth_client_id="OAuthClientId",
+            o_auth_client_secret="OAuthClientSecret",
+            o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
+            o_auth_on_token_update=(
+                lambda o_auth_token: (
+                    # Add the callback handler to perform operations like save to DB or file etc.
+                    # It will be triggered whenever the token gets updated
+                    save_token_to_database(o_auth_token)
+                )
+            ),
         ),
         token_url=server.token_url,
     )
@@ -222,13 +216,10 @@ def test_snippet_3_provider_with_a_saved_token_makes_no_token_request(
 
     client = MdnotesccgmodelpostfixClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-            o_auth_client_id='OAuthClientId',
-            o_auth_client_secret='OAuthClientSecret',
-            o_auth_scopes=[
-                OAuthScopeEnum.READ_SCOPE,
-                OAuthScopeEnum.WRITE_SCOPE
-            ],
-            o_auth_token_provider=_o_auth_token_provider
+            o_auth_client_id="OAuthClientId",
+            o_auth_client_secret="OAuthClientSecret",
+            o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
+            o_auth_token_provider=_o_auth_token_provider,
         ),
         token_url=server.token_url,
     )
@@ -256,13 +247,10 @@ def test_snippet_3_provider_returning_an_expired_saved_token_is_a_typed_error(
     save_token_to_database(stale)
     client = MdnotesccgmodelpostfixClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-            o_auth_client_id='OAuthClientId',
-            o_auth_client_secret='OAuthClientSecret',
-            o_auth_scopes=[
-                OAuthScopeEnum.READ_SCOPE,
-                OAuthScopeEnum.WRITE_SCOPE
-            ],
-            o_auth_token_provider=_o_auth_token_provider
+            o_auth_client_id="OAuthClientId",
+            o_auth_client_secret="OAuthClientSecret",
+            o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
+            o_auth_token_provider=_o_auth_token_provider,
         ),
         token_url=server.token_url,
     )

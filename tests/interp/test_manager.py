@@ -1,4 +1,4 @@
-"""Flows through the real interpreter over the fake transport and fake clock (deterministic).
+"""The threaded manager over the fake transport and fake clock (deterministic).
 
 Covers the callback semantics: the provider, on-token-update, the setter, errors
 on the automatic path, and single flight under threads.
@@ -13,25 +13,26 @@ from typing import Any
 import pytest
 
 from ccg import (
-    CcgError,
     ClientCredentialsAuthManager,
+    InvalidTokenError,
     OAuthProviderError,
     OAuthProviderException,
     OAuthToken,
+    TokenAcquisitionError,
     TokenEndpointUnreachable,
+    TokenFetchAbandoned,
     TokenProviderError,
     TokenResponseError,
     TokenUpdateCallbackError,
 )
+from ccg._errors import ReentrantTokenRequest
 from ccg.core import (
-    Fetching,
-    Holding,
     HttpReply,
     HttpRequest,
-    NoToken,
-    Policy,
     TokenRequestSpec,
+    TokenState,
     TransportFailure,
+    TransportFailureKind,
 )
 from ccg.interp import OnTokenUpdate, TokenProvider
 from ccg.testing import FakeClock, FakeTransport, error_reply, json_reply, token_reply
@@ -49,16 +50,11 @@ def manager(
     token: OAuthToken | None = None,
     skew: float = 60.0,
 ) -> ClientCredentialsAuthManager:
-    policy = Policy(
-        request=SPEC,
-        clock_skew=skew,
-        has_provider=provider is not None,
-        has_update_callback=on_update is not None,
-    )
     return ClientCredentialsAuthManager(
-        policy,
+        SPEC,
         transport=transport,
         clock=clock,
+        clock_skew=skew,
         token_provider=provider,
         on_token_update=on_update,
         token=token,
@@ -68,7 +64,7 @@ def manager(
 def test_first_call_fetches_and_later_calls_use_the_cache() -> None:
     transport, clock = FakeTransport([token_reply("t1", expires_in=3600)]), FakeClock(1000.0)
     m = manager(transport, clock)
-    assert m.state == NoToken()
+    assert m.state == TokenState()
     assert m.authorization_header() == "Bearer t1"
     clock.advance(3600 - 60 - 0.001)
     assert m.authorization_header() == "Bearer t1"
@@ -118,7 +114,8 @@ def test_server_error_reaches_the_caller_with_its_code_and_no_secret() -> None:
     assert caught.value.status == 401
     assert caught.value.error_description == "bad client"
     assert "s3cr3t-value" not in str(caught.value) + repr(caught.value)
-    assert m.state == NoToken()
+    assert m.o_auth_token is None
+    assert m.state.flight is None
 
 
 def test_unknown_error_code_is_kept_as_text() -> None:
@@ -130,13 +127,17 @@ def test_unknown_error_code_is_kept_as_text() -> None:
 
 def test_malformed_reply_and_transport_failure_are_typed() -> None:
     transport = FakeTransport(
-        [json_reply(200, {"token": "nope"}), TransportFailure(reason="ConnectTimeoutError: boom")]
+        [
+            json_reply(200, {"token": "nope"}),
+            TransportFailure(kind=TransportFailureKind.TIMEOUT, reason="ConnectTimeoutError: boom"),
+        ]
     )
     m = manager(transport, FakeClock())
     with pytest.raises(TokenResponseError, match="not a token"):
         m.token()
-    with pytest.raises(TokenEndpointUnreachable, match="ConnectTimeoutError"):
+    with pytest.raises(TokenEndpointUnreachable, match="ConnectTimeoutError") as caught:
         m.token()
+    assert caught.value.kind is TransportFailureKind.TIMEOUT
 
 
 def test_failed_renewal_keeps_the_old_token_held() -> None:
@@ -147,7 +148,8 @@ def test_failed_renewal_keeps_the_old_token_held() -> None:
     clock.advance(60)
     with pytest.raises(OAuthProviderException):
         m.token()
-    assert m.state == Holding(token=first)
+    assert m.o_auth_token == first
+    assert m.state.flight is None
 
 
 def test_token_expired_on_arrival_is_an_error_not_a_loop() -> None:
@@ -219,7 +221,7 @@ def test_provider_returning_none_is_a_typed_error_each_call_not_a_loop() -> None
             m.token()
     assert calls == [None, None]
     assert updates == []  # never fired with None
-    assert m.state == NoToken()
+    assert m.o_auth_token is None
 
 
 def test_provider_returning_an_expired_token_is_a_typed_error() -> None:
@@ -238,7 +240,7 @@ def test_provider_returning_a_dict_is_a_typed_error() -> None:
 
     untyped: Any = provider  # what code without a type checker can pass
 
-    with pytest.raises(TokenProviderError, match="returned a dict"):
+    with pytest.raises(TokenProviderError, match="expected an OAuthToken, got dict"):
         manager(FakeTransport(), FakeClock(), provider=untyped).token()
 
 
@@ -256,7 +258,8 @@ def test_provider_exception_is_chained_and_state_stays_consistent() -> None:
     with pytest.raises(TokenProviderError, match="RuntimeError: database down") as caught:
         m.token()
     assert caught.value.__cause__ is boom
-    assert m.state == NoToken()
+    assert m.o_auth_token is None
+    assert m.state.flight is None
     assert m.authorization_header() == "Bearer ok"
 
 
@@ -320,7 +323,7 @@ def test_setter_raises_when_the_callback_raises() -> None:
 def test_setter_rejects_what_is_not_a_token() -> None:
     m = manager(FakeTransport(), FakeClock())
     not_a_token: Any = {"access_token": "x"}  # what code without a type checker can pass
-    with pytest.raises(TypeError, match="OAuthToken, not dict"):
+    with pytest.raises(InvalidTokenError, match="expected an OAuthToken, got dict"):
         m.set_token(not_a_token)
 
 
@@ -406,15 +409,16 @@ def test_a_herd_shares_one_failure_and_each_gets_its_own_exception() -> None:
     assert len(transport.requests) == 1
     assert all(isinstance(r, OAuthProviderException) for r in results)
     assert len({id(r) for r in results}) == 16
-    assert m.state == NoToken()
+    assert m.o_auth_token is None
 
 
 def test_a_transport_that_raises_does_not_wedge_the_manager() -> None:
     transport = FakeTransport()  # nothing scripted: the fake raises AssertionError
     m = manager(transport, FakeClock())
-    with pytest.raises(AssertionError, match="nothing scripted"):
+    with pytest.raises(TokenFetchAbandoned, match="AssertionError") as caught:
         m.token()
-    assert not isinstance(m.state, Fetching)
+    assert isinstance(caught.value.__cause__, AssertionError)
+    assert m.state.flight is None
     transport.add(token_reply("recovered"))
     assert m.authorization_header() == "Bearer recovered"
 
@@ -423,7 +427,7 @@ def test_reading_a_valid_token_takes_no_lock() -> None:
     m = manager(FakeTransport([token_reply("t1")]), FakeClock())
     m.token()
     # Another thread holding the lock does not block readers (the test holds it itself).
-    with m._lock:  # pyright: ignore[reportPrivateUsage]
+    with m._cell._lock:  # pyright: ignore[reportPrivateUsage]
         assert m.authorization_header() == "Bearer t1"
         assert m.token().access_token == "t1"
 
@@ -436,9 +440,9 @@ def test_gives_up_after_bounded_rounds() -> None:
         clock.advance(20)
 
     m = manager(transport, clock, on_update=always_slow)
-    with pytest.raises(CcgError, match="no usable token after 4 attempts"):
+    with pytest.raises(TokenAcquisitionError, match="no usable token after 6 attempts"):
         m.token()
-    assert len(transport.requests) == 4
+    assert len(transport.requests) == 6
 
 
 def test_a_provider_asking_the_manager_for_a_token_fails_instead_of_deadlocking() -> None:
@@ -446,7 +450,7 @@ def test_a_provider_asking_the_manager_for_a_token_fails_instead_of_deadlocking(
         return auth.token()  # wrong: this waits for the fetch the provider itself is doing
 
     m = manager(FakeTransport(), FakeClock(), provider=provider)
-    with pytest.raises(TokenProviderError, match="fetched by this very thread") as caught:
+    with pytest.raises(TokenProviderError, match="fetched by this very caller") as caught:
         m.token()
-    assert isinstance(caught.value.__cause__, CcgError)
-    assert m.state == NoToken()
+    assert isinstance(caught.value.__cause__, ReentrantTokenRequest)
+    assert m.o_auth_token is None

@@ -11,59 +11,135 @@ here is not just well-typed but works.
 from __future__ import annotations
 
 import json
+import random
+import threading
+import time
 from collections.abc import Mapping, Sequence
-from typing import assert_type
+from typing import assert_never, assert_type
 
 import pytest
-from hypothesis import given, settings
-from hypothesis.strategies import SearchStrategy
-from returns.result import Result
+import urllib3
+from returns.result import Result, Success
 
 import ccg
+import ccg.interp
 from ccg import (
+    TOKEN_REQUEST_LIMITS,
     ApiClient,
     ApiTransportError,
+    BearerPresenter,
     CcgError,
     ClientCredentialsAuthCredentials,
     ClientCredentialsAuthManager,
     ClientSecretBasic,
     ClientSecretPost,
+    Clock,
     ConfigurationError,
     HttpReply,
     HttpRequest,
+    InvalidTokenError,
+    Limits,
     OAuth2,
     OAuthProviderError,
     OAuthProviderException,
     OAuthScopeEnum,
     OAuthToken,
     OnTokenUpdate,
+    ReentrantTokenRequest,
+    SystemClock,
     TokenAcquisitionError,
+    TokenAcquisitionTimeout,
     TokenEndpointUnreachable,
+    TokenFetchAbandoned,
+    TokenPresenter,
     TokenProvider,
     TokenProviderError,
     TokenResponseError,
     TokenUpdateCallbackError,
     Transport,
+    TransportFailure,
+    TransportFailureKind,
     Urllib3Transport,
 )
 from ccg.core import (
+    BEARER,
+    DEFAULT_CLOCK_SKEW,
+    FLIGHT_GRACE,
+    MAX_LIFETIME,
+    MAX_TOKEN_RESPONSE_BYTES,
+    Abandoned,
+    Answer,
+    AwaitFlight,
+    CallTokenProvider,
     ClientAuthentication,
+    Condition,
+    Decision,
     Effect,
+    ErrorResponse,
+    Event,
+    Fail,
+    FailureRecord,
     FetchToken,
+    Flight,
+    FlightAbandoned,
+    FlightSettled,
+    FlightStarted,
+    FlightSuperseded,
+    FlightTimedOut,
+    Headers,
+    Held,
     Input,
+    InvalidToken,
+    MalformedResponse,
+    NotifyTokenUpdate,
+    NoUsableToken,
+    Now,
     Policy,
+    ProviderRaised,
+    ProviderReturnedExpired,
+    ProviderReturnedNone,
+    ReleaseWaiters,
+    StaleOutcomeIgnored,
+    TokenAdopted,
+    TokenDropped,
+    TokenExpiredOnArrival,
     TokenFailure,
+    TokenNeeded,
+    TokenOrigin,
+    TokenProvided,
+    TokenProviderRaised,
+    TokenReplyReceived,
+    TokenRequestFailed,
     TokenRequestSpec,
+    TokenSet,
+    TokenSource,
     TokenState,
-    TransportFailure,
+    TokenUpdateNotified,
+    TokenUpdateRaised,
+    UpdateCallbackRaised,
+    UseToken,
+    accept_reply,
+    accept_token,
+    build_token_request,
+    condition,
+    current_token,
+    decode_token_reply,
+    effective_skew,
+    header_problem,
+    initial_state,
+    reusable_until,
+    step,
+    token_problem,
+    token_request,
+    usable_until,
 )
+from ccg.interp import SYSTEM_CLOCK, TokenCell
 from ccg.testing import (
     FakeClock,
     FakeTransport,
     Scripted,
     error_reply,
     json_reply,
-    strategies,
     token_reply,
 )
 
@@ -99,18 +175,21 @@ def use_client_and_replies() -> None:
         HttpReply(status=204),
         HttpReply(status=200, body=b"hi"),
     )
+    credentials = ClientCredentialsAuthCredentials(
+        o_auth_client_id="OAuthClientId",
+        o_auth_client_secret="OAuthClientSecret",
+        o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
+    )
     client = ApiClient(
-        client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-            o_auth_client_id="OAuthClientId",
-            o_auth_client_secret="OAuthClientSecret",
-            o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
-        ),
+        client_credentials_auth_credentials=credentials,
         token_url=TOKEN_URL,
         base_url=API,
         transport=transport,
         clock=clock,
     )
-    assert_type(client.client_credentials_auth_credentials, ClientCredentialsAuthCredentials)
+    # None when the client shares another client's manager (`auth_manager=`).
+    assert_type(client.client_credentials_auth_credentials, ClientCredentialsAuthCredentials | None)
+    assert client.client_credentials_auth_credentials is credentials
     assert_type(client.auth_manager, ClientCredentialsAuthManager)
     assert_type(client.auth_manager, OAuth2)  # the seed's name for the manager
 
@@ -118,6 +197,7 @@ def use_client_and_replies() -> None:
     assert_type(reply, HttpReply)
     assert_type(reply.status, int)
     assert_type(reply.headers, tuple[tuple[str, str], ...])
+    assert_type(reply.headers, Headers)
     assert_type(reply.body, bytes)
     assert_type(reply.text, str)
     assert_type(reply.json(), object)  # not Any: narrow it before use
@@ -133,6 +213,25 @@ def use_client_and_replies() -> None:
     public = client.request("GET", f"{API}/health", body="", requires_auth=False)
     assert_type(public, HttpReply)
     assert public.text == "hi"
+    assert_type(client.close(), None)  # closes nothing here: the transport was passed in
+
+
+def use_client_as_a_context_manager() -> None:
+    # With no transport the client makes (and on exit closes) its own Urllib3Transport.
+    with ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        base_url=API,
+    ) as client:
+        assert_type(client, ApiClient)
+    with ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url="http://127.0.0.1:8080/token",  # loopback http is allowed
+        transport=FakeTransport([token_reply("t1"), json_reply(200, {})]),
+        clock=FakeClock(),
+        allow_insecure_http=True,
+    ) as client:
+        assert client.get("http://10.0.0.1/me").status == 200
 
 
 # -- seed snippet 2: on-token-update callback --------------------------------------------
@@ -205,6 +304,7 @@ def use_token_provider() -> None:
     )
     assert client.get(f"{API}/me").status == 200
     assert transport.requests[1].header("Authorization") == "Bearer t1"
+    assert client.auth_manager.policy.source is TokenSource.PROVIDER
 
 
 # -- every option of the credentials, and their getters ----------------------------------
@@ -236,6 +336,7 @@ def use_credentials_options() -> None:
     assert_type(credentials.o_auth_clock_skew, float)
     assert_type(credentials.o_auth_client_authentication, ClientAuthentication)
     assert_type(credentials.o_auth_token_request_params, dict[str, list[str]])
+    assert_type(credentials.token_request(TOKEN_URL), TokenRequestSpec)
     authentication: ClientAuthentication = ClientSecretPost()
     ClientCredentialsAuthCredentials(
         o_auth_client_id="id",
@@ -265,7 +366,7 @@ def use_auth_manager() -> None:
     fetched = manager.fetch_token({"resource": "https://api.example.com"})
     assert_type(fetched, OAuthToken)
     manager.o_auth_token = fetched
-    manager.set_token(None)
+    assert_type(manager.set_token(None), None)
     token = client.auth_manager.token()
     assert_type(token.access_token, str)
     assert_type(token.token_type, str)
@@ -277,6 +378,73 @@ def use_auth_manager() -> None:
     assert_type(saved, dict[str, object])
     assert_type(OAuthToken.from_dictionary(saved), OAuthToken)
 
+    # The machine's view: its fixed policy and its current (frozen) state.
+    policy = manager.policy
+    assert_type(policy, Policy)
+    assert_type(policy.request, TokenRequestSpec)
+    assert_type(policy.clock_skew, float)
+    assert_type(policy.source, TokenSource)
+    assert_type(policy.notify_updates, bool)
+    assert_type(policy.limits, Limits)
+    assert_type(policy.token_types, tuple[str, ...])
+    assert policy.source is TokenSource.ENDPOINT
+    assert policy.limits == TOKEN_REQUEST_LIMITS
+    state = manager.state
+    assert_type(state, TokenState)
+    assert_type(state.held, Held | None)
+    assert_type(state.flight, Flight | None)
+    assert_type(state.failure, FailureRecord | None)
+    assert_type(state.flights, int)
+    assert state.held is not None
+    assert state.held.token == token
+    assert state.flight is None
+    assert state.flights == 2  # fetch_token() is outside any flight
+
+
+def use_auth_manager_built_by_hand() -> None:
+    """A manager without an ApiClient, with every option, shared by two clients."""
+    token_transport = FakeTransport([token_reply("t1", token_type="DPoP")])
+    clock = FakeClock(1_700_000_000.0)
+    updates: list[OAuthToken] = []
+    spec = TokenRequestSpec(
+        token_url=TOKEN_URL,
+        client_id="id",
+        client_secret="secret",
+        scopes=("read", "write"),
+        extra_params=(("audience", "api"),),
+        authentication=ClientSecretPost(),
+    )
+    manager = ClientCredentialsAuthManager(
+        spec,
+        transport=token_transport,
+        clock=clock,
+        entropy=lambda: 0.5,
+        clock_skew=10,
+        token_provider=None,
+        on_token_update=updates.append,
+        token=None,
+        limits=Limits(connect_timeout=1, read_timeout=2, total_timeout=3, max_body_bytes=4096),
+        token_types=("Bearer", "DPoP"),
+    )
+    assert manager.policy.token_types == ("bearer", "dpop")
+    assert manager.policy.notify_updates
+    api = FakeTransport(handler=lambda request: json_reply(200, {"url": request.url}))
+    first = ApiClient(auth_manager=manager, base_url=API, transport=api)
+    second = ApiClient(auth_manager=first.auth_manager, transport=api)
+    assert_type(second.client_credentials_auth_credentials, ClientCredentialsAuthCredentials | None)
+    assert second.client_credentials_auth_credentials is None
+    assert second.auth_manager is first.auth_manager is manager
+    assert first.get("/a").status == 200
+    assert second.get(f"{API}/b").status == 200
+    assert len(token_transport.requests) == 1  # one token for both clients
+    assert [t.access_token for t in updates] == ["t1"]
+    assert_type(token_transport.requests[0].limits, Limits | None)
+    assert token_transport.requests[0].limits == manager.policy.limits
+    # The defaults: the system clock and the default limits.
+    default = ClientCredentialsAuthManager(spec, transport=FakeTransport())
+    assert default.policy.limits is TOKEN_REQUEST_LIMITS
+    assert default.policy.clock_skew == DEFAULT_CLOCK_SKEW
+
 
 # -- errors ------------------------------------------------------------------------------
 
@@ -285,7 +453,9 @@ def use_errors() -> None:
     transport, clock = _fakes(
         error_reply("invalid_client", status=401, error_description="bad secret"),
         error_reply("slow_down"),
-        TransportFailure(reason="ConnectionRefusedError: refused"),
+        TransportFailure(
+            kind=TransportFailureKind.CONNECT, reason="ConnectionRefusedError: refused"
+        ),
     )
     client = ApiClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
@@ -293,22 +463,29 @@ def use_errors() -> None:
         transport=transport,
         clock=clock,
     )
-    for expected in (OAuthProviderError.INVALID_CLIENT, "slow_down"):
+    for expected, status in ((OAuthProviderError.INVALID_CLIENT, 401), ("slow_down", 400)):
         with pytest.raises(OAuthProviderException) as provider_error:
             client.get(f"{API}/me")
         error = provider_error.value
         assert_type(error.error, OAuthProviderError | str)
         assert_type(error.error_description, str | None)
         assert_type(error.error_uri, str | None)
-        assert_type(error.status, int)
+        assert_type(error.status, int | None)
         assert_type(error.failure, TokenFailure)
         assert error.error == expected
+        assert error.status == status
+        assert isinstance(error.failure, ErrorResponse)
         if isinstance(error.error, OAuthProviderError):
             assert_type(error.error, OAuthProviderError)
     with pytest.raises(TokenAcquisitionError) as acquisition_error:
         client.get(f"{API}/me")
     assert_type(acquisition_error.value.failure, TokenFailure)
-    assert isinstance(acquisition_error.value, TokenEndpointUnreachable)
+    assert_type(acquisition_error.value.status, int | None)
+    assert acquisition_error.value.status is None  # no reply at all
+    unreachable = acquisition_error.value
+    assert isinstance(unreachable, TokenEndpointUnreachable)
+    assert_type(unreachable.kind, TransportFailureKind | None)
+    assert unreachable.kind is TransportFailureKind.CONNECT
     with pytest.raises(ConfigurationError) as configuration_error:
         ClientCredentialsAuthCredentials("id", "secret", o_auth_scopes=["no spaces"])
     assert_type(configuration_error.value.field, str)
@@ -316,12 +493,160 @@ def use_errors() -> None:
     assert configuration_error.value.field == "o_auth_scopes"
     caught: tuple[type[CcgError], ...] = (
         ApiTransportError,
+        InvalidTokenError,
+        ReentrantTokenRequest,
+        TokenAcquisitionTimeout,
+        TokenFetchAbandoned,
         TokenProviderError,
         TokenResponseError,
         TokenUpdateCallbackError,
     )
     assert all(issubclass(kind, CcgError) for kind in caught)
     assert issubclass(ConfigurationError, ValueError)
+    assert issubclass(InvalidTokenError, ConfigurationError)
+    assert issubclass(ReentrantTokenRequest, RuntimeError)
+    assert issubclass(TokenAcquisitionTimeout, TokenAcquisitionError)
+    assert issubclass(TokenAcquisitionTimeout, TimeoutError)
+
+
+def use_invalid_token_error() -> None:
+    with pytest.raises(InvalidTokenError) as caught:
+        ClientCredentialsAuthCredentials(
+            "id", "secret", o_auth_token=OAuthToken(access_token="has a space")
+        )
+    error = caught.value
+    assert_type(error.failure, InvalidToken)
+    assert_type(error.failure.origin, TokenOrigin)
+    assert_type(error.failure.reason, str)
+    assert_type(error.field, str)
+    assert error.failure.origin is TokenOrigin.INITIAL
+    assert error.field == "o_auth_token"
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=FakeTransport(),
+        clock=FakeClock(),
+    )
+    with pytest.raises(ConfigurationError) as by_hand:  # an InvalidTokenError is one
+        client.auth_manager.o_auth_token = OAuthToken(access_token="")
+    assert isinstance(by_hand.value, InvalidTokenError)
+    assert by_hand.value.failure.origin is TokenOrigin.SETTER
+
+
+def use_token_response_errors_and_limits() -> None:
+    tiny = Limits(connect_timeout=1.0, read_timeout=1.0, total_timeout=2.0, max_body_bytes=10)
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=FakeTransport([token_reply("a-token-longer-than-ten-bytes")]),
+        clock=FakeClock(),
+        token_request_limits=tiny,
+    )
+    with pytest.raises(TokenResponseError) as too_large:
+        client.auth_manager.token()
+    failure = too_large.value.failure
+    assert isinstance(failure, TransportFailure)
+    assert_type(failure, TransportFailure)  # a TransportFailure is also a TokenFailure
+    assert failure.kind is TransportFailureKind.TOO_LARGE
+
+
+def use_reentrant_token_request() -> None:
+    refused: list[ReentrantTokenRequest] = []
+
+    def provider(last: OAuthToken | None, manager: ClientCredentialsAuthManager) -> OAuthToken:
+        # Asking for the token this very provider is fetching would wait for itself.
+        with pytest.raises(ReentrantTokenRequest) as caught:
+            manager.token()
+        refused.append(caught.value)
+        return manager.fetch_token()
+
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
+            "id", "secret", o_auth_token_provider=provider
+        ),
+        token_url=TOKEN_URL,
+        transport=FakeTransport([token_reply("t1")]),
+        clock=FakeClock(),
+    )
+    assert client.auth_manager.token().access_token == "t1"
+    assert len(refused) == 1
+
+
+def use_token_fetch_abandoned() -> None:
+    # Nothing scripted: the fake transport raises, which abandons the fetch.
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=FakeTransport(),
+        clock=FakeClock(),
+    )
+    with pytest.raises(TokenFetchAbandoned) as caught:
+        client.get(f"{API}/me")
+    assert_type(caught.value.failure, TokenFailure)
+    assert isinstance(caught.value.failure, Abandoned)
+    assert isinstance(caught.value.__cause__, AssertionError)
+
+
+class TickingClock:
+    """A user's own `Clock`: every `monotonic()` read lets `tick` seconds pass."""
+
+    def __init__(self, tick: float) -> None:
+        self._tick = tick
+        self._now = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            self._now += self._tick
+            return self._now
+
+    def time(self) -> float:
+        return 1_700_000_000.0 + self._now
+
+
+def use_token_acquisition_timeout() -> None:
+    """A caller waiting for another thread's fetch gives up at the flight's deadline."""
+    started, release = threading.Event(), threading.Event()
+    calls: list[OAuthToken | None] = []
+
+    def slow_provider(last: OAuthToken | None, manager: OAuth2) -> OAuthToken:
+        calls.append(last)
+        if len(calls) == 1:
+            started.set()
+            release.wait(5)
+        return OAuthToken(access_token=f"t{len(calls)}", expires_in=3600)
+
+    # Each step reads the monotonic clock once, so the flight starts at t, its deadline is
+    # t + 1 + FLIGHT_GRACE = t + 3, the waiter is told to wait at t + 2, finds the wait
+    # already over at t + 4, and asks again at t + 6: past the deadline, so it gives up.
+    clock: Clock = TickingClock(tick=2.0)
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
+            "id", "secret", o_auth_token_provider=slow_provider
+        ),
+        token_url=TOKEN_URL,
+        transport=FakeTransport(),
+        clock=clock,
+        # Waiters give up on a flight total_timeout + FLIGHT_GRACE seconds after it began.
+        token_request_limits=Limits(connect_timeout=1.0, read_timeout=1.0, total_timeout=1.0),
+    )
+    owner_got: list[OAuthToken] = []
+    owner = threading.Thread(target=lambda: owner_got.append(client.auth_manager.token()))
+    owner.start()
+    try:
+        assert started.wait(5)
+        with pytest.raises(TimeoutError) as caught:  # also a TokenAcquisitionError
+            client.auth_manager.token()
+    finally:
+        release.set()
+        owner.join(5)
+    timeout = caught.value
+    assert isinstance(timeout, TokenAcquisitionTimeout)
+    assert_type(timeout.failure, TokenFailure)
+    assert isinstance(timeout.failure, FlightTimedOut)
+    assert_type(timeout.failure.seconds, float)
+    assert timeout.failure.seconds > FLIGHT_GRACE
+    assert [t.access_token for t in owner_got] == ["t2"]  # its late token was ignored
 
 
 # -- transports: the fakes, urllib3 and a user's own -------------------------------------
@@ -339,26 +664,28 @@ class LoggingTransport:
         return self.inner.send(request)
 
 
-def use_transports_and_clock() -> None:
+def use_transports() -> None:
     fake = FakeTransport(
         [token_reply("t1")],
         handler=lambda request: json_reply(200, {"url": request.url}),
     )
-    fake.add(json_reply(200, {}), TransportFailure(reason="timeout"))
+    fake.add(
+        json_reply(200, {}),
+        TransportFailure(kind=TransportFailureKind.TIMEOUT, reason="timeout"),
+    )
     transport: Transport = LoggingTransport(fake)
-    clock = FakeClock(1_700_000_000)
-    assert_type(clock(), float)
-    clock.advance(30)
-    clock.set(1_700_000_000.5)
     client = ApiClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
-        clock=clock,
+        clock=FakeClock(),
     )
     assert client.get(f"{API}/a").status == 200
-    sent = fake.send(HttpRequest(method="GET", url=f"{API}/b"))
+    with pytest.raises(ApiTransportError):
+        client.get(f"{API}/b")
+    sent = fake.send(HttpRequest(method="GET", url=f"{API}/c"))
     assert_type(sent, Result[HttpReply, TransportFailure])
+    assert isinstance(sent, Success)
     assert_type(fake.requests, list[HttpRequest])
     assert_type(fake.requests_to(TOKEN_URL), list[HttpRequest])
     request = fake.requests[0]
@@ -366,64 +693,462 @@ def use_transports_and_clock() -> None:
     assert_type(request.url, str)
     assert_type(request.headers, tuple[tuple[str, str], ...])
     assert_type(request.body, bytes)
+    assert_type(request.limits, Limits | None)
     assert_type(request.header("Authorization"), str | None)
     assert_type(token_reply("t", expires_in=None, token_type="bearer", scope="read"), HttpReply)
     assert_type(json_reply(500, ["x"]), HttpReply)
     assert_type(error_reply("invalid_scope", status=400), HttpReply)
+    failure = TransportFailure(kind=TransportFailureKind.TLS, reason="bad certificate")
+    assert_type(failure.kind, TransportFailureKind)
+    assert_type(failure.reason, str)
     real = Urllib3Transport(connect_timeout=1.0, read_timeout=5.0, maxsize=2)
     urllib3_transport: Transport = real
     assert urllib3_transport is real
     real.close()
+    with urllib3.PoolManager() as pool:
+        assert isinstance(Urllib3Transport(pool_manager=pool), Urllib3Transport)
     assert_type(ccg.__version__, str)
 
 
+def use_token_transport() -> None:
+    """Token requests through one transport (an mTLS pool, say), API calls through another."""
+    tokens = FakeTransport([token_reply("t1")])
+    api = FakeTransport([json_reply(200, {}), json_reply(200, {})])
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        base_url=API,
+        transport=api,
+        token_transport=tokens,
+        clock=FakeClock(),
+    )
+    assert client.get("/a").status == 200
+    assert client.get("/b").status == 200
+    assert [r.url for r in tokens.requests] == [TOKEN_URL]
+    assert [r.url for r in api.requests] == [f"{API}/a", f"{API}/b"]
+
+
+# -- clocks ------------------------------------------------------------------------------
+
+
+def use_clocks() -> None:
+    fake = FakeClock(1_700_000_000)
+    assert_type(fake.monotonic(), float)
+    assert_type(fake.time(), float)
+    assert_type(fake(), float)
+    assert_type(fake.advance(30), None)
+    assert_type(fake.jump(-3600), None)
+    assert_type(fake.set(1_700_000_000.5), None)
+    assert (fake.monotonic(), fake()) == (30.0, 1_700_000_000.5)
+    clocks: list[Clock] = [fake, SystemClock(), SYSTEM_CLOCK, ccg.interp.SYSTEM_CLOCK]
+    clocks.append(TickingClock(tick=1.0))
+    for clock in clocks:
+        assert_type(clock.monotonic(), float)
+        assert_type(clock.time(), float)
+    assert_type(SYSTEM_CLOCK, SystemClock)
+    assert_type(SystemClock().monotonic(), float)
+    assert_type(SystemClock().time(), float)
+    assert abs(SYSTEM_CLOCK.time() - time.time()) < 60
+    # The wall clock jumping back does not make a held token expire early, or late.
+    transport = FakeTransport([token_reply("t1", expires_in=3600), token_reply("t2")])
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=transport,
+        clock=fake,
+        entropy=random.random,
+    )
+    assert client.auth_manager.token().access_token == "t1"
+    fake.jump(-86_400)
+    assert client.auth_manager.token().access_token == "t1"
+    fake.advance(3600)
+    assert client.auth_manager.token().access_token == "t2"
+
+
+# -- presenters --------------------------------------------------------------------------
+
+
+class RequestBoundPresenter:
+    """A user's presenter: a header per request (as a proof-of-possession scheme makes)."""
+
+    def __init__(self) -> None:
+        self.presented: list[tuple[str, str]] = []
+
+    def authorization(self, token: OAuthToken, method: str, url: str) -> str:
+        self.presented.append((method, url))
+        return f"{token.token_type} {token.access_token}"
+
+
+def use_presenters() -> None:
+    bearer = BearerPresenter()
+    presenters: list[TokenPresenter] = [bearer, RequestBoundPresenter()]
+    token = OAuthToken(access_token="t1", token_type="DPoP")
+    for each in presenters:
+        assert_type(each.authorization(token, "GET", f"{API}/me"), str)
+    assert bearer.authorization(token, "GET", f"{API}/me") == "Bearer t1"
+    presenter = RequestBoundPresenter()
+    transport = FakeTransport([token_reply("t2", token_type="DPoP")])
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=transport,
+        clock=FakeClock(),
+        presenter=presenter,
+    )
+    with pytest.raises(TokenResponseError):  # only bearer tokens are accepted by default
+        client.get(f"{API}/me")
+    assert presenter.presented == []  # nothing was sent
+    manager = ClientCredentialsAuthManager(
+        ClientCredentialsAuthCredentials("id", "secret").token_request(TOKEN_URL),
+        transport=transport,
+        token_types=("dpop",),
+    )
+    transport.add(token_reply("t3", token_type="DPoP"), json_reply(200, {}))
+    client = ApiClient(auth_manager=manager, transport=transport, presenter=presenter)
+    assert client.get(f"{API}/me", headers={"authorization": "replaced"}).status == 200
+    assert transport.requests[-1].header("Authorization") == "DPoP t3"
+    assert presenter.presented == [("GET", f"{API}/me")]
+
+
+# -- the functional core: driving the state machine by hand ------------------------------
+
+
+def _describe_failure(failure: TokenFailure) -> str:
+    """Every `TokenFailure`, with each variant's fields (a closed union)."""
+    match failure:
+        case ErrorResponse(status=status, error=error, error_description=description):
+            assert_type(failure.error_uri, str | None)
+            assert_type(failure.headers, Headers)
+            return f"{status} {error} {description}"
+        case MalformedResponse(status=status, reason=reason, headers=headers):
+            return f"{status} {reason} {len(headers)}"
+        case TransportFailure(kind=kind, reason=reason):
+            assert_type(kind, TransportFailureKind)
+            return f"{kind}: {reason}"
+        case TokenExpiredOnArrival(expires_in=expires_in):
+            assert_type(expires_in, int | None)
+            return f"expired on arrival {expires_in}"
+        case ProviderRaised(reason=reason) | UpdateCallbackRaised(reason=reason):
+            return reason
+        case Abandoned(reason=reason):
+            return reason
+        case ProviderReturnedNone():
+            return "None"
+        case ProviderReturnedExpired(expiry=expiry):
+            assert_type(expiry, float | None)
+            return f"expired {expiry}"
+        case InvalidToken(origin=origin, reason=reason):
+            return f"{origin}: {reason}"
+        case FlightTimedOut(seconds=seconds):
+            return f"{seconds} s"
+        case NoUsableToken(attempts=attempts):
+            assert_type(attempts, int)
+            return f"{attempts} attempts"
+        case _:
+            assert_never(failure)
+
+
+def _describe_event(event: Event) -> str:
+    """Every `Event` (a closed union)."""
+    match event:
+        case FlightStarted(flight=flight, source=source):
+            assert_type(source, TokenSource)
+            return f"started {flight} ({source})"
+        case FlightSettled(flight=flight, failure=failure):
+            assert_type(failure, TokenFailure | None)
+            return f"settled {flight}: {'ok' if failure is None else _describe_failure(failure)}"
+        case FlightSuperseded(flight=flight) | StaleOutcomeIgnored(flight=flight):
+            assert_type(flight, int)
+            return f"let go {flight}"
+        case TokenAdopted(origin=origin, expires_at=expires_at):
+            assert_type(origin, TokenOrigin)
+            assert_type(expires_at, float)
+            return f"adopted from {origin}"
+        case TokenDropped():
+            return "dropped"
+        case _:
+            assert_never(event)
+
+
+def _run_work(
+    policy: Policy, decision: Decision, transport: Transport, clock: FakeClock
+) -> Decision:
+    """A minimal shell: run each piece of work, step what it produced, until none is left."""
+    while True:
+        produced: Input | None = None
+        for effect in decision.work:
+            match effect:
+                case FetchToken(flight=flight, request=request):
+                    assert_type(request, HttpRequest)
+                    sent = transport.send(request)
+                    produced = (
+                        TokenReplyReceived(flight=flight, reply=sent.unwrap())
+                        if isinstance(sent, Success)
+                        else TokenRequestFailed(flight=flight, failure=sent.failure())
+                    )
+                case CallTokenProvider(flight=flight, last=last):
+                    assert_type(last, OAuthToken | None)
+                    produced = TokenProvided(flight=flight, token=last)
+                case NotifyTokenUpdate(token=token):
+                    produced = TokenUpdateNotified(token=token)
+                case ReleaseWaiters(flight=flight):
+                    assert_type(flight, int)
+                case _:
+                    assert_never(effect)
+        if produced is None:
+            return decision
+        now = Now(monotonic=clock.monotonic(), wall=clock.time())
+        decision = step(policy, decision.state, produced, now)
+
+
+def use_core_machine() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    spec = TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="secret")
+    policy = Policy(
+        request=spec,
+        clock_skew=30,
+        source=TokenSource.ENDPOINT,
+        notify_updates=True,
+        limits=TOKEN_REQUEST_LIMITS,
+        token_types=BEARER,
+    )
+    now = Now(monotonic=clock.monotonic(), wall=clock.time(), entropy=0.25)
+    assert_type(now.monotonic, float)
+    assert_type(now.wall, float)
+    assert_type(now.entropy, float)
+    assert Now(monotonic=0, wall=0).entropy == 0.0
+    started = initial_state(None, now)
+    assert_type(started, Result[TokenState, TokenFailure])
+    state = started.unwrap()
+    assert state == TokenState()
+    assert_type(condition(policy, state, now), Condition)
+    assert condition(policy, state, now) is Condition.EMPTY
+    assert_type(current_token(state), OAuthToken | None)
+    assert_type(reusable_until(policy, state), float)
+    assert_type(usable_until(state.held, policy.clock_skew), float)
+
+    decision = step(policy, state, TokenNeeded(), now)
+    assert_type(decision, Decision)
+    assert_type(decision.state, TokenState)
+    assert_type(decision.answer, Answer | None)
+    assert_type(decision.answer, UseToken | AwaitFlight | Fail | None)
+    assert_type(decision.work, tuple[Effect, ...])
+    assert_type(decision.events, tuple[Event, ...])
+    assert decision.answer is None  # this caller runs the flight
+    flight = decision.state.flight
+    assert flight is not None
+    assert_type(flight.id, int)
+    assert_type(flight.source, TokenSource)
+    assert_type(flight.started, float)
+    assert_type(flight.deadline, float)
+    assert [_describe_event(e) for e in decision.events] == ["started 1 (endpoint)"]
+
+    # Another caller meanwhile is told to wait for flight 1.
+    waiting = step(policy, decision.state, TokenNeeded(), now)
+    match waiting.answer:
+        case AwaitFlight(flight=number, until=until):
+            assert_type(number, int)
+            assert_type(until, float)
+            assert (number, until) == (flight.id, flight.deadline)
+        case UseToken() | Fail() | None:
+            raise AssertionError(waiting.answer)
+
+    transport = FakeTransport([token_reply("t1", expires_in=3600)])
+    settled = _run_work(policy, decision, transport, clock)
+    match settled.answer:
+        case UseToken(token=token):
+            assert_type(token, OAuthToken)
+            assert token.access_token == "t1"
+        case AwaitFlight() | Fail() | None:
+            raise AssertionError(settled.answer)
+    held = settled.state.held
+    assert held is not None
+    assert_type(held.token, OAuthToken)
+    assert_type(held.expires_at, float)
+    assert condition(policy, settled.state, now) is Condition.FRESH
+
+    # A token set by hand is checked like every other: `TokenSet.token` is any object.
+    assert_type(TokenSet(token="not a token").token, object)
+    refused = step(policy, settled.state, TokenSet(token="not a token"), now)
+    match refused.answer:
+        case Fail(failure=failure, flight=failed_flight):
+            assert_type(failure, TokenFailure)
+            assert_type(failed_flight, int | None)
+            assert isinstance(failure, InvalidToken)
+            assert failure.origin is TokenOrigin.SETTER
+        case UseToken() | AwaitFlight() | None:
+            raise AssertionError(refused.answer)
+    dropped = step(policy, settled.state, TokenSet(token=None), now)
+    assert [_describe_event(e) for e in dropped.events] == ["dropped"]
+    assert current_token(dropped.state) is None
+
+
+def use_core_flight_timeout_and_stale_outcomes() -> None:
+    policy = Policy(
+        request=TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="s"),
+        source=TokenSource.PROVIDER,
+    )
+    start = Now(monotonic=100.0, wall=1_700_000_000.0)
+    first = step(policy, TokenState(), TokenNeeded(), start)
+    assert isinstance(first.work[0], CallTokenProvider)
+    flight = first.state.flight
+    assert flight is not None
+    late = Now(monotonic=flight.deadline, wall=start.wall + flight.deadline - start.monotonic)
+    given_up = step(policy, first.state, TokenNeeded(waited_for=flight.id), late)
+    match given_up.answer:
+        case Fail(failure=FlightTimedOut(seconds=seconds)):
+            assert seconds == policy.limits.total_timeout + FLIGHT_GRACE
+        case _:
+            raise AssertionError(given_up.answer)
+    record = given_up.state.failure
+    assert record is not None
+    assert_type(record.flight, int)
+    assert_type(record.failure, TokenFailure)
+    assert_type(record.at, float)
+    # The given-up flight's outcome arrives late, and changes nothing.
+    token = OAuthToken(access_token="t1", expires_in=3600)
+    outcomes: list[Input] = [
+        TokenProvided(flight=flight.id, token=token),
+        TokenProviderRaised(flight=flight.id, reason="RuntimeError: boom"),
+        FlightAbandoned(flight=flight.id, reason="KeyboardInterrupt: "),
+        TokenReplyReceived(flight=flight.id, reply=token_reply("t1")),
+        TokenRequestFailed(
+            flight=flight.id,
+            failure=TransportFailure(kind=TransportFailureKind.OTHER, reason="?"),
+        ),
+    ]
+    for outcome in outcomes:
+        ignored = step(policy, given_up.state, outcome, late)
+        assert ignored.state == given_up.state
+        assert [_describe_event(e) for e in ignored.events] == [f"let go {flight.id}"]
+    assert_type(TokenProvided(flight=1, token=None).token, object)  # unchecked until stepped
+    notified = step(policy, given_up.state, TokenUpdateNotified(token=token), late)
+    assert notified.answer is None  # not the token held: ask again
+    raised = step(policy, given_up.state, TokenUpdateRaised(token=token, reason="E: x"), late)
+    assert isinstance(raised.answer, Fail)
+    assert _describe_failure(raised.answer.failure) == "E: x"
+
+
+def use_core_values_and_rules() -> None:
+    now = Now(monotonic=0.0, wall=1_700_000_000.0)
+    policy = Policy(
+        request=TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="s")
+    )
+    request = token_request(policy, (("resource", "r"),))
+    assert_type(request, HttpRequest)
+    assert request.limits == policy.limits
+    built = build_token_request(policy.request, extra_params=(), limits=None)
+    assert_type(built, HttpRequest)
+    assert built.limits is None
+    decoded = decode_token_reply(token_reply("t1"), token_types=BEARER, max_body_bytes=None)
+    assert_type(decoded, Result[OAuthToken, TokenFailure])
+    reply = accept_reply(policy, token_reply("t1", expires_in=600), 0.0, now)
+    assert_type(reply, Result[Held, TokenFailure])
+    accepted = accept_token(OAuthToken(access_token="t"), TokenOrigin.PROVIDER, now)
+    assert_type(accepted, Result[Held, TokenFailure])
+    assert accepted.unwrap().expires_at == float("inf")
+    assert_type(token_problem("not a token"), str | None)
+    assert_type(header_problem("access_token", "t"), str | None)
+    assert_type(effective_skew(OAuthToken(access_token="t", expires_in=30), 60), float)
+    types: tuple[str, ...] = BEARER
+    skew: float = DEFAULT_CLOCK_SKEW
+    grace: float = FLIGHT_GRACE
+    longest: int = MAX_LIFETIME
+    largest: int = MAX_TOKEN_RESPONSE_BYTES
+    assert (types, skew, grace, longest > 0, largest) == (("bearer",), 60.0, 2.0, True, 1 << 20)
+    limits = TOKEN_REQUEST_LIMITS
+    assert_type(limits, Limits)
+    assert_type(limits.connect_timeout, float)
+    assert_type(limits.read_timeout, float)
+    assert_type(limits.total_timeout, float)
+    assert_type(limits.max_body_bytes, int | None)
+    no_limit = Limits(connect_timeout=1, read_timeout=1, total_timeout=1)
+    assert no_limit.max_body_bytes is None
+    failures: list[TokenFailure] = [
+        TransportFailure(kind=TransportFailureKind.PROTOCOL, reason="cut off"),
+        ErrorResponse(status=400, error=OAuthProviderError.INVALID_SCOPE),
+        NoUsableToken(attempts=6),
+        ProviderReturnedNone(),
+    ]
+    assert _describe_failure(failures[0]) == "protocol: cut off"
+    answers: list[Answer] = [
+        UseToken(token=OAuthToken(access_token="t")),
+        AwaitFlight(flight=1, until=32.0),
+        Fail(failure=failures[1], flight=1),
+    ]
+    effects: list[Effect] = [
+        FetchToken(flight=1, request=request),
+        CallTokenProvider(flight=2, last=None),
+        NotifyTokenUpdate(token=OAuthToken(access_token="t")),
+        ReleaseWaiters(flight=1),
+    ]
+    assert len(answers) + len(effects) == 7
+
+
+def use_token_cell() -> None:
+    """`ccg.interp.TokenCell`: the shared state a shell (threaded or asyncio) steps."""
+    clock = FakeClock()
+    policy = Policy(
+        request=TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="s")
+    )
+    cell = TokenCell(policy, TokenState(), clock, random.random)
+    assert_type(cell.policy, Policy)
+    assert_type(cell.state, TokenState)
+    assert_type(cell.snapshot, tuple[float, OAuthToken | None])
+    assert_type(cell.now(), Now)
+    decision = cell.step(TokenSet(token=OAuthToken(access_token="t", expires_in=60)))
+    assert_type(decision, Decision)
+    assert cell.snapshot[1] == current_token(cell.state)
+    woken: list[int] = []
+    assert_type(cell.watch(1, lambda: woken.append(1)), bool)
+    assert_type(cell.cause(None), BaseException | None)
+
+
 # -- ccg.testing.strategies --------------------------------------------------------------
+# Imported where used: the module is optional (`ccg[testing]`). Only `lifetimes`,
+# `clock_schedules`, `tokens` and `http_replies` are relied on here.
 
 
 def use_strategies() -> None:
-    assert_type(strategies.times(), SearchStrategy[float])
-    assert_type(strategies.time_advances(), SearchStrategy[float])
+    from hypothesis.strategies import SearchStrategy  # noqa: PLC0415
+
+    from ccg.testing import strategies  # noqa: PLC0415
+
+    assert_type(strategies.lifetimes(), SearchStrategy[int])
     assert_type(strategies.clock_schedules(), SearchStrategy[list[float]])
     assert_type(strategies.clock_schedules(max_size=3), SearchStrategy[list[float]])
-    assert_type(strategies.clock_skews(), SearchStrategy[float])
-    assert_type(strategies.lifetimes(), SearchStrategy[int])
-    assert_type(strategies.access_tokens(), SearchStrategy[str])
     assert_type(strategies.tokens(), SearchStrategy[OAuthToken])
-    assert_type(strategies.states(), SearchStrategy[TokenState])
-    assert_type(strategies.client_authentications(), SearchStrategy[ClientAuthentication])
-    assert_type(strategies.request_specs(), SearchStrategy[TokenRequestSpec])
-    assert_type(strategies.policies(), SearchStrategy[Policy])
-    assert_type(strategies.expires_in_values(), SearchStrategy[int | float | str | bool | None])
-    assert_type(strategies.token_replies(), SearchStrategy[HttpReply])
-    assert_type(strategies.error_replies(), SearchStrategy[HttpReply])
-    assert_type(strategies.hostile_replies(), SearchStrategy[HttpReply])
     assert_type(strategies.http_replies(), SearchStrategy[HttpReply])
-    assert_type(strategies.outcome_inputs(), SearchStrategy[Input])
-    assert_type(strategies.inputs(), SearchStrategy[Input])
-    token = OAuthToken(access_token="t", expires_in=60)
-    assert_type(strategies.reply_with(token), HttpReply)
-    assert_type(strategies.inputs_about(token), SearchStrategy[Input])
-    effect: Effect = FetchToken(request=HttpRequest(method="POST", url=TOKEN_URL))
-    assert_type(strategies.answers(effect), SearchStrategy[Input])
-    assert_type(strategies.situations(), SearchStrategy[tuple[TokenState, Input]])
-    epoch: float = strategies.EPOCH
-    day: int = strategies.DAY
-    assert epoch > day
 
 
-@settings(max_examples=5, database=None)
-@given(strategies.tokens(), strategies.clock_schedules(max_size=3))
-def use_strategies_in_a_property(token: OAuthToken, schedule: list[float]) -> None:
+def use_strategies_in_a_property() -> None:
     """A user's own Hypothesis test, driven by ccg's strategies."""
-    clock = FakeClock()
-    for step in schedule:
-        clock.advance(step)
-    client = ApiClient(
-        client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-            "id", "secret", o_auth_token=token
-        ),
-        token_url=TOKEN_URL,
-        transport=FakeTransport(handler=lambda _: token_reply("fresh")),
-        clock=clock,
-    )
-    assert_type(client.auth_manager.token(), OAuthToken)
+    from hypothesis import given, settings  # noqa: PLC0415
+
+    from ccg.testing import strategies  # noqa: PLC0415
+
+    @settings(max_examples=10, database=None, deadline=None)
+    @given(strategies.tokens(), strategies.clock_schedules(max_size=3), strategies.lifetimes())
+    def held_or_fetched(token: OAuthToken, schedule: list[float], lifetime: int) -> None:
+        clock = FakeClock()
+        client = ApiClient(
+            client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+            token_url=TOKEN_URL,
+            transport=FakeTransport(handler=lambda _: token_reply("fresh", expires_in=lifetime)),
+            clock=clock,
+        )
+        try:
+            client.auth_manager.o_auth_token = token
+        except InvalidTokenError:
+            assert token_problem(token) is not None
+            return
+        for advance in schedule:
+            clock.advance(advance)
+            try:
+                used = client.auth_manager.token()
+            except TokenResponseError:  # a lifetime within the clock skew: expired on arrival
+                continue
+            assert_type(used, OAuthToken)
+            assert used.access_token in (token.access_token, "fresh")
+
+    held_or_fetched()

@@ -1,27 +1,45 @@
-# ruff: noqa: E501
+# ruff: noqa: E501, B018
 # fmt: off
 # (An expectation comment must stay on the line it is about: no wrapping, no reformatting.)
 """Mistakes with ApiClient, its replies and its auth manager."""
 
-from ccg import ApiClient, ClientCredentialsAuthCredentials, OAuthProviderError, OAuthToken
-from ccg.testing import FakeTransport
+from ccg import (
+    ApiClient,
+    ClientCredentialsAuthCredentials,
+    OAuthProviderError,
+    OAuthToken,
+    TokenProvider,
+)
+from ccg.core import TokenState
+from ccg.testing import FakeClock, FakeTransport
 
 credentials = ClientCredentialsAuthCredentials("id", "secret")
-ApiClient(client_credentials_auth_credentials=credentials)  # E: call-arg | reportCallIssue
 ApiClient(credentials, "https://as.example/token")  # E: call-arg | reportCallIssue
-ApiClient(client_credentials_auth_credentials=credentials, token_url=None)  # E: arg-type | reportArgumentType
+ApiClient(client_credentials_auth_credentials="id:secret", token_url="https://as/t")  # E: arg-type | reportArgumentType
 ApiClient(client_credentials_auth_credentials=credentials, token_url="https://as", clock=1.0)  # E: arg-type | reportArgumentType
 ApiClient(client_credentials_auth_credentials=credentials, token_url="u", transport=object())  # E: arg-type | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url="u", token_transport=FakeClock())  # E: arg-type | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url="u", entropy=0.5)  # E: arg-type | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url="u", allow_insecure_http="no")  # E: arg-type | reportArgumentType
+ApiClient(auth_manager=credentials)  # E: arg-type | reportArgumentType
 client = ApiClient(client_credentials_auth_credentials=credentials, token_url="https://as/t")
+ApiClient(auth_manager=client)  # E: arg-type | reportArgumentType
+shared = ApiClient(auth_manager=client.auth_manager, transport=FakeTransport())
+shared.client_credentials_auth_credentials.o_auth_client_id  # E: union-attr | reportOptionalMemberAccess
+provider: TokenProvider | None = client.client_credentials_auth_credentials.o_auth_token_provider  # E: union-attr | reportOptionalMemberAccess
 status: str = client.get("/x").status  # E: assignment | reportAssignmentType
 orders = client.get("/orders").json()["orders"]  # E: index | reportIndexIssue, reportUnknownVariableType
 client.get("/x", json={"a": 1})  # E: call-arg | reportCallIssue
 client.request("POST", "/x", body=5)  # E: arg-type | reportArgumentType
 client.request("GET")  # E: call-arg | reportCallIssue
 client.post("/x", data=b"")  # E: call-arg | reportCallIssue
+client.close(True)  # E: call-arg | reportCallIssue
 expiry = client.auth_manager.o_auth_token.expiry  # E: union-attr | reportOptionalMemberAccess
 last: OAuthToken = client.auth_manager.o_auth_token  # E: assignment | reportAssignmentType
 header: bytes = client.auth_manager.authorization_header()  # E: assignment | reportAssignmentType
 client.auth_manager.fetch_token({"audience": ["a", "b"]})  # E: dict-item | reportArgumentType
+client.auth_manager.state = TokenState()  # E: misc | reportAttributeAccessIssue
+client.auth_manager.policy.clock_skew = 0.0  # E: misc | reportAttributeAccessIssue
+held: OAuthToken = client.auth_manager.state.held.token  # E: union-attr | reportOptionalMemberAccess
 code: OAuthProviderError = OAuthProviderError("invalid_client").value  # E: assignment | reportAssignmentType
 FakeTransport().send("https://api.example/x")  # E: arg-type | reportArgumentType

@@ -1,0 +1,191 @@
+"""Properties of `ccg.core.step` over the whole `policy x state x input x now` space.
+
+- Totality: `step` returns a `Decision`, never raises, whatever it is given: hostile
+  replies (deep nesting, invalid UTF-8, ...), hostile tokens (wrong-typed fields, NaN
+  expiry, not a token at all), stale, future and nonsense flight ids, extreme clocks
+  (the largest floats and the infinities).
+- Determinism: the same arguments give the same decision.
+- Every promise in `_invariants.py` holds after every step, at realistic instants and
+  on the state's own boundaries (`step_cases`).
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ccg.core import (
+    Decision,
+    ErrorResponse,
+    Fail,
+    Flight,
+    Held,
+    HttpReply,
+    Input,
+    InvalidToken,
+    MalformedResponse,
+    Now,
+    OAuthToken,
+    Policy,
+    StaleOutcomeIgnored,
+    TokenNeeded,
+    TokenOrigin,
+    TokenProvided,
+    TokenReplyReceived,
+    TokenSet,
+    TokenState,
+    TokenUpdateNotified,
+    step,
+    token_problem,
+)
+from ccg.testing.strategies import (
+    deep_json_bodies,
+    extreme_nows,
+    flight_ids,
+    held_tokens,
+    hostile_replies,
+    hostile_tokens,
+    inputs,
+    inputs_for,
+    malformed_tokens,
+    nows,
+    policies,
+    states,
+    step_cases,
+)
+from tests.core._invariants import OUTCOMES, PRODUCING, check_step
+
+
+@given(case=step_cases())
+def test_every_step_keeps_every_promise(case: tuple[Policy, TokenState, Input, Now]) -> None:
+    policy, state, event, now = case
+    decision = step(policy, state, event, now)
+    assert isinstance(decision, Decision)
+    assert step(policy, state, event, now) == decision
+    check_step(policy, state, event, now, decision)
+
+
+@given(policy=policies(), state=states(), event=inputs(), now=extreme_nows())
+def test_step_is_total_at_any_instant(
+    policy: Policy, state: TokenState, event: Input, now: Now
+) -> None:
+    """Any input (flight ids unrelated to the state) at any instant a broken clock could
+    report: a decision comes back, the state keeps sound tokens and at most one flight,
+    and effects keep their order. (Equality and the deadline arithmetic are not checked
+    here: at the infinities they involve NaN.)"""
+    decision = step(policy, state, event, now)
+    assert isinstance(decision, Decision)
+    held = decision.state.held
+    assert held is None or token_problem(held.token) is None
+    producing = [i for i, e in enumerate(decision.work) if isinstance(e, PRODUCING)]
+    assert producing in ([], [len(decision.work) - 1])
+    if isinstance(event, OUTCOMES) and (state.flight is None or state.flight.id != event.flight):
+        assert decision.state is state
+        assert decision.events == (StaleOutcomeIgnored(flight=event.flight),)
+
+
+def _reply_of(body: bytes) -> HttpReply:
+    return HttpReply(status=200, body=body)
+
+
+@given(
+    policy=policies(),
+    held=st.none() | held_tokens(),
+    flight=st.integers(1, 3),
+    age=st.floats(0, 100),
+    reply=hostile_replies() | deep_json_bodies().map(_reply_of),
+    now=nows(),
+)
+def test_a_hostile_reply_fails_the_flight_it_answers(
+    policy: Policy, held: Held | None, flight: int, age: float, reply: HttpReply, now: Now
+) -> None:
+    """Every hostile reply, deep nesting included, is a failure of the flight it answers:
+    never an exception, never a token; the held token is kept."""
+    started = now.monotonic - age
+    state = TokenState(
+        held=held,
+        flight=Flight(id=flight, source=policy.source, started=started, deadline=started + 32),
+        flights=flight,
+    )
+    event = TokenReplyReceived(flight=flight, reply=reply)
+    decision = step(policy, state, event, now)
+    check_step(policy, state, event, now, decision)
+    assert isinstance(decision.answer, Fail)
+    assert decision.answer.failure in (
+        decision.state.failure.failure if decision.state.failure else None,
+    )
+    assert isinstance(decision.answer.failure, ErrorResponse | MalformedResponse)
+    assert decision.state.held == held
+
+
+@given(policy=policies(), state=states(), token=hostile_tokens(), now=nows(), data=st.data())
+def test_a_hostile_token_is_refused_from_every_origin(
+    policy: Policy, state: TokenState, token: object, now: Now, data: st.DataObject
+) -> None:
+    """Set by hand or returned by a provider, a token `token_problem` refuses is never
+    held: the setter is answered `InvalidToken`, the flight fails with it."""
+    problem = token_problem(token)
+    assert problem is not None
+    decision = step(policy, state, TokenSet(token=token), now)
+    assert decision == Decision(
+        state=state, answer=Fail(failure=InvalidToken(origin=TokenOrigin.SETTER, reason=problem))
+    )
+    if state.flight is not None:
+        event = TokenProvided(flight=state.flight.id, token=token)
+        decision = step(policy, state, event, now)
+        check_step(policy, state, event, now, decision)
+        failure = InvalidToken(origin=TokenOrigin.PROVIDER, reason=problem)
+        assert decision.answer == Fail(failure=failure, flight=state.flight.id)
+    notified = data.draw(malformed_tokens(), label="notified")
+    event_notified = TokenUpdateNotified(token=notified)
+    assert step(policy, state, event_notified, now) == Decision(state=state)
+
+
+@given(policy=policies(), state=states(), data=st.data(), now=nows())
+def test_an_outcome_counts_only_for_the_current_flight(
+    policy: Policy, state: TokenState, data: st.DataObject, now: Now
+) -> None:
+    """For ids drawn relative to the state (current, stale, never started, nonsense), an
+    outcome changes the state if and only if its flight is the current one."""
+    event = data.draw(inputs_for(state).filter(lambda e: isinstance(e, OUTCOMES)), label="event")
+    assert isinstance(event, OUTCOMES)
+    decision = step(policy, state, event, now)
+    check_step(policy, state, event, now, decision)
+    current = state.flight is not None and state.flight.id == event.flight
+    assert (decision.state != state) == current
+
+
+@given(policy=policies(), state=states(), data=st.data(), now=nows())
+def test_waking_for_any_flight_is_answered(
+    policy: Policy, state: TokenState, data: st.DataObject, now: Now
+) -> None:
+    """A caller waking from any flight id (its own, an old one, one that never existed)
+    gets an answer or starts a flight: it is never left with nothing to do."""
+    waited = data.draw(st.none() | flight_ids(state), label="waited_for")
+    event = TokenNeeded(waited_for=waited)
+    decision = step(policy, state, event, now)
+    check_step(policy, state, event, now, decision)
+    assert decision.answer is not None or decision.work
+
+
+@given(
+    policy=policies(),
+    held=st.builds(
+        Held,
+        token=st.builds(
+            OAuthToken,
+            access_token=st.just("t1"),
+            expires_in=st.none() | st.integers(0, 7200),
+            expiry=st.floats(1e9, 2e9),
+        ),
+        expires_at=st.floats(0, 1e6),
+    ),
+    now=nows(),
+)
+def test_the_held_token_again_is_never_announced(policy: Policy, held: Held, now: Now) -> None:
+    """Setting the very token already held (same value, `expiry` included) is no update:
+    nothing is announced, whatever the policy."""
+    state = TokenState(held=held)
+    decision = step(policy, state, TokenSet(token=held.token), now)
+    check_step(policy, state, TokenSet(token=held.token), now, decision)
+    assert decision.work == ()
