@@ -10,7 +10,8 @@ and counts its pools) and calls the pool's `urlopen` with the arguments
 `PoolManager` would give it. A URL whose remembered key would not give the pool
 urllib3 itself picks (checked once per URL), and anything that is not a plain
 `PoolManager` (a `ProxyManager`, a subclass), keeps urllib3's routing. The tests
-run over the oldest and the newest urllib3 the project allows.
+run over the oldest and the newest urllib3 the project allows
+(tests/integration/test_urllib3_versions.py runs them on 2.2.0).
 
 Limits. A request with `limits` is streamed: the body is read in small pieces,
 decompressed by ccg within the size limit (`_body.py`), and abandoned (connection
@@ -35,6 +36,7 @@ import heapq
 import itertools
 import os
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -56,8 +58,8 @@ __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_READ_TIMEOUT", "Urllib3Transport"
 
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
 DEFAULT_READ_TIMEOUT: Final = 30.0
-_READ_PIECE: Final = 16 * 1024
-"""Bytes asked of the socket per read of a limited body."""
+_READ_PIECE: Final = 64 * 1024
+"""Bytes of a limited body read (still compressed) between two looks at its size and time."""
 _MAX_ALARMS: Final = 1024
 """Alarms the watchdog holds before it drops the disarmed ones early (they go at their
 deadline otherwise)."""
@@ -110,7 +112,11 @@ def _kind(exc: errors.HTTPError) -> TransportFailureKind:
         return TransportFailureKind.TIMEOUT
     if isinstance(exc, errors.SSLError):
         return TransportFailureKind.TLS
-    if isinstance(exc, errors.ProtocolError | errors.DecodeError | errors.ResponseError):
+    if isinstance(
+        exc,
+        # InvalidHeader: urllib3 raises it for a reply's headers (Content-Length) only.
+        errors.ProtocolError | errors.DecodeError | errors.ResponseError | errors.InvalidHeader,
+    ):
         return TransportFailureKind.PROTOCOL
     return TransportFailureKind.OTHER
 
@@ -180,7 +186,8 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._forget()
-        os.register_at_fork(after_in_child=self._forget_in_child)
+        if sys.platform != "win32":  # no fork() there
+            os.register_at_fork(after_in_child=self._forget_in_child)
 
     def _forget(self) -> None:
         self._cond = threading.Condition()
@@ -197,7 +204,10 @@ class _Watchdog:
     def arm(self, deadline: float, fd: int) -> _Alarm | None:
         """An alarm that shuts socket `fd` down at `deadline` (monotonic); None if `fd` is
         not a socket."""
-        duplicate = os.dup(fd)
+        try:
+            duplicate = os.dup(fd)  # Windows cannot duplicate a socket this way: unwatched
+        except OSError:
+            return None
         try:
             sock = socket.socket(fileno=duplicate)
         except OSError:
@@ -421,9 +431,10 @@ class Urllib3Transport:
                     TransportFailureKind.TOO_LARGE,
                     f"reply declares {declared} bytes, over the limit of {size}",
                 )
-            # One read1 is at most one socket read for a plain body; the watchdog ends a
-            # read that waits or loops past the deadline, the check here one that flows.
-            while piece := response.read1(_READ_PIECE, decode_content=False):
+            # read(), not read1(): a body of 1-byte chunks costs a Python round per chunk
+            # with read1, four times the time. The watchdog ends a read that waits or loops
+            # past the deadline; the check below one whose bytes keep flowing.
+            while piece := response.read(_READ_PIECE, decode_content=False):
                 body.add(piece)
                 if time.monotonic() > watch.deadline:
                     raise _Overdue

@@ -23,6 +23,7 @@ import struct
 import sys
 import threading
 import time
+import tracemalloc
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -352,15 +353,18 @@ def _reset_peak() -> bool:
 
 
 def probe(url: str, *, limited: bool, warm_url: str | None) -> dict[str, object]:
-    """Send one GET to `url` through a real `Urllib3Transport`; the outcome and memory growth.
+    """GET `url` through a real `Urllib3Transport`, twice; the outcome and memory growth.
 
-    Growth is measured by the kernel, so it covers everything the request made the
-    process hold: Python objects, zlib's windows and output buffers, socket buffers in
-    user space, whatever urllib3 and http.client allocate in C. After the imports and
-    a warm-up request (to `warm_url`, through the same code), the kernel's peak-RSS
-    mark is reset (`/proc/self/clear_refs`) and the current RSS taken as the base; the
+    The first request is measured by the kernel, so it covers everything the request
+    made the process hold: Python objects, zlib's windows and output buffers, what
+    urllib3, http.client and the socket layer allocate in C. After the imports and a
+    warm-up request (to `warm_url`, through the same code), the kernel's peak-RSS mark
+    is reset (`/proc/self/clear_refs`) and the current RSS taken as the base; the
     growth is the peak (`VmHWM`) after the request minus that base. If the mark cannot
-    be reset, the peak may be an earlier one, so the growth can only be over-stated.
+    be reset, the peak may be an earlier one: the growth can only be over-stated.
+    Memory freed earlier and still resident can be reused without growth, so the
+    second request is measured by tracemalloc instead: the peak of what Python's
+    allocators (zlib's state included, CPython gives it PyMem_RawMalloc) held at once.
     """
     import urllib3  # noqa: PLC0415 - the probe alone needs them
     from returns.pipeline import is_successful  # noqa: PLC0415
@@ -369,29 +373,38 @@ def probe(url: str, *, limited: bool, warm_url: str | None) -> dict[str, object]
     from ccg.core import TOKEN_REQUEST_LIMITS  # noqa: PLC0415
 
     transport = Urllib3Transport()
-    limits = TOKEN_REQUEST_LIMITS if limited else None
+    request = HttpRequest(method="GET", url=url, limits=TOKEN_REQUEST_LIMITS if limited else None)
     if warm_url is not None:
-        warm = transport.send(HttpRequest(method="GET", url=warm_url, limits=limits))
+        warm = transport.send(HttpRequest(method="GET", url=warm_url, limits=request.limits))
         assert warm.unwrap().status == 200, warm
     gc.collect()
     reset = _reset_peak()
     base = _status_kib("VmRSS")
     started = time.monotonic()
-    sent = transport.send(HttpRequest(method="GET", url=url, limits=limits))
+    sent = transport.send(request)
     elapsed = time.monotonic() - started
     peak = _status_kib("VmHWM")
     failure = None if is_successful(sent) else sent.failure()
-
+    body_bytes = None if failure is not None else len(sent.unwrap().body)
+    del sent
+    gc.collect()
+    tracemalloc.start()
+    again = transport.send(request)
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    again_failure = None if is_successful(again) else again.failure()
     return {
         "urllib3": str(vars(urllib3)["__version__"]),
         "kind": None if failure is None else str(failure.kind),
         "reason": None if failure is None else failure.reason,
-        "body_bytes": None if failure is not None else len(sent.unwrap().body),
+        "body_bytes": body_bytes,
         "seconds": elapsed,
         "base_kib": base,
         "peak_kib": peak,
         "growth_kib": peak - base,
         "peak_was_reset": reset,
+        "again_kind": None if again_failure is None else str(again_failure.kind),
+        "traced_peak_kib": traced_peak // 1024,
     }
 
 

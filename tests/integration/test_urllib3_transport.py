@@ -3,7 +3,9 @@
 The transport remembers each URL's connection pool and request target and calls the
 pool directly (ccg/interp/_urllib3.py). These tests hold it to what urllib3's own
 `PoolManager.request` does: the same bytes on the wire, pools that urllib3 closed are
-looked up again, a subclass (ProxyManager) keeps urllib3's routing.
+looked up again, a subclass (ProxyManager) keeps urllib3's routing. They run on the
+urllib3 in the environment (the newest the project allows) and, through
+test_urllib3_versions.py, on the oldest (2.2.0).
 
 White-box in one place: some tests read the transport's route memory (`_routes`).
 """
@@ -21,6 +23,7 @@ from returns.pipeline import is_successful
 from urllib3.connectionpool import HTTPConnectionPool
 
 from ccg import HttpReply, HttpRequest, Urllib3Transport
+from ccg.core import TOKEN_REQUEST_LIMITS, TransportFailureKind
 from ccg.interp import _urllib3
 from tests.integration._support import RecordingServer
 
@@ -129,18 +132,29 @@ def _ok(transport: Urllib3Transport, request: HttpRequest) -> HttpReply:
     ],
     ids=["get", "lowercase-query", "post-form", "escaped-empty-query", "put-params", "unicode"],
 )
+@pytest.mark.parametrize("limited", [False, True], ids=["api", "token"])
 def test_routed_request_is_byte_identical_to_urllib3_routing(
-    wire: ByteRecorder, method: str, path: str, headers: tuple[tuple[str, str], ...], body: bytes
+    wire: ByteRecorder,
+    method: str,
+    path: str,
+    headers: tuple[tuple[str, str], ...],
+    body: bytes,
+    limited: bool,
 ) -> None:
-    request = HttpRequest(method=method, url=wire.url + path, headers=headers, body=body)
+    """Your plain PoolManager and the transport's own (its connections watched) alike."""
+    limits = TOKEN_REQUEST_LIMITS if limited else None
+    request = HttpRequest(
+        method=method, url=wire.url + path, headers=headers, body=body, limits=limits
+    )
     routed = Urllib3Transport(pool_manager=_pool_manager())
+    own = Urllib3Transport()
     by_urllib3 = Urllib3Transport(pool_manager=UrllibRouted(cert_reqs="CERT_REQUIRED"))
 
-    assert _ok(routed, request).body == b"ok"
-    assert _ok(by_urllib3, request).body == b"ok"
+    for transport in (routed, own, by_urllib3):
+        assert _ok(transport, request).body == b"ok"
 
-    mine, theirs = wire.received
-    assert mine == theirs
+    mine, own_bytes, theirs = wire.received
+    assert mine == own_bytes == theirs
     assert mine.startswith(method.upper().encode() + b" ")
 
 
@@ -217,6 +231,7 @@ def test_a_pool_closed_outside_the_manager_fails_as_it_does_in_urllib3(
     sent = transport.send(request)
 
     assert not is_successful(sent)
+    assert sent.failure().kind == TransportFailureKind.OTHER
     assert sent.failure().reason.startswith("ClosedPoolError")
     with pytest.raises(urllib3.exceptions.ClosedPoolError):
         manager.request("GET", request.url)
@@ -250,11 +265,21 @@ def test_a_proxy_manager_gets_absolute_form_requests(recorder: RecordingServer) 
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("url", ["http://", "ftp://127.0.0.1/x", "http://[::1/x"])
-def test_an_unroutable_url_is_a_transport_failure(url: str) -> None:
-    sent = Urllib3Transport().send(HttpRequest(method="GET", url=url))
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://", "LocationValueError"),
+        ("ftp://127.0.0.1/x", "URLSchemeUnknown"),
+        ("http://[::1/x", "LocationParseError"),
+    ],
+)
+@pytest.mark.parametrize("limited", [False, True], ids=["api", "token"])
+def test_an_unroutable_url_is_a_transport_failure(url: str, error: str, limited: bool) -> None:
+    limits = TOKEN_REQUEST_LIMITS if limited else None
+    sent = Urllib3Transport().send(HttpRequest(method="GET", url=url, limits=limits))
     assert not is_successful(sent)
-    assert sent.failure().reason
+    assert sent.failure().kind == TransportFailureKind.OTHER
+    assert sent.failure().reason.startswith(error)
 
 
 @pytest.mark.integration
@@ -282,7 +307,8 @@ def test_a_url_whose_key_misses_urllib3s_pool_is_left_to_urllib3() -> None:
 def test_a_url_without_scheme_is_left_to_urllib3(recorder: RecordingServer) -> None:
     transport = Urllib3Transport()
     url = recorder.url.removeprefix("http://") + "/bare"
-    with pytest.warns(FutureWarning, match="without a scheme"):
+    # urllib3 2.2 warns with a DeprecationWarning, later ones with a FutureWarning.
+    with pytest.warns((FutureWarning, DeprecationWarning), match="without a scheme"):
         reply = _ok(transport, HttpRequest(method="GET", url=url))
     assert reply.status == 200
     assert transport._routes == {url: (None,)}

@@ -14,17 +14,21 @@ from ccg.core import TokenState
 from ccg.testing import FakeClock, FakeTransport
 
 credentials = ClientCredentialsAuthCredentials("id", "secret")
-ApiClient(credentials, "https://as.example/token")  # E: call-arg | reportCallIssue
-ApiClient(client_credentials_auth_credentials="id:secret", token_url="https://as/t")  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url="https://as", clock=1.0)  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url="u", transport=object())  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url="u", token_transport=FakeClock())  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url="u", entropy=0.5)  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url="u", allow_insecure_http="no")  # E: arg-type | reportArgumentType
-ApiClient(auth_manager=credentials)  # E: arg-type | reportArgumentType
+ApiClient(credentials, "https://as.example/token")  # E: call-overload | reportCallIssue
+ApiClient(client_credentials_auth_credentials="id:secret", token_url="https://as/t")  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url="https://as", clock=1.0)  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url="u", transport=object())  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url="u", token_transport=FakeClock())  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url="u", entropy=0.5)  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url="u", allow_insecure_http="no")  # E: call-overload | reportArgumentType
+ApiClient(auth_manager=credentials)  # E: call-overload | reportArgumentType
 client = ApiClient(client_credentials_auth_credentials=credentials, token_url="https://as/t")
-ApiClient(auth_manager=client)  # E: arg-type | reportArgumentType
+ApiClient(auth_manager=client)  # E: call-overload | reportArgumentType
 shared = ApiClient(auth_manager=client.auth_manager, transport=FakeTransport())
+ApiClient(client_credentials_auth_credentials=credentials)  # E: call-overload | reportCallIssue
+ApiClient(token_url="https://as/t")  # E: call-overload | reportCallIssue
+ApiClient(auth_manager=client.auth_manager, token_url="https://as/t")  # E: call-overload | reportCallIssue
+ApiClient(auth_manager=client.auth_manager, clock=FakeClock())  # E: call-overload | reportCallIssue
 shared.client_credentials_auth_credentials.o_auth_client_id  # E: union-attr | reportOptionalMemberAccess
 provider: TokenProvider | None = client.client_credentials_auth_credentials.o_auth_token_provider  # E: union-attr | reportOptionalMemberAccess
 status: str = client.get("/x").status  # E: assignment | reportAssignmentType
@@ -37,7 +41,7 @@ client.close(True)  # E: call-arg | reportCallIssue
 expiry = client.auth_manager.o_auth_token.expiry  # E: union-attr | reportOptionalMemberAccess
 last: OAuthToken = client.auth_manager.o_auth_token  # E: assignment | reportAssignmentType
 header: bytes = client.auth_manager.authorization_header()  # E: assignment | reportAssignmentType
-client.auth_manager.fetch_token({"audience": ["a", "b"]})  # E: dict-item | reportArgumentType
+client.auth_manager.fetch_token({"audience": 5})  # E: dict-item | reportArgumentType
 client.auth_manager.state = TokenState()  # E: misc | reportAttributeAccessIssue
 client.auth_manager.policy.clock_skew = 0.0  # E: misc | reportAttributeAccessIssue
 held: OAuthToken = client.auth_manager.state.held.token  # E: union-attr | reportOptionalMemberAccess

@@ -37,9 +37,9 @@ spec = TokenRequestSpec(token_url=URL, client_id="id", client_secret="secret")
 as_function: Clock = time.monotonic  # E: assignment | reportAssignmentType
 wall_only: Clock = WallClockOnly()  # E: assignment | reportAssignmentType
 text_clock: Clock = TextClock()  # E: assignment | reportAssignmentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, clock=time.time)  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, clock=FakeClock)  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, clock=WallClockOnly())  # E: arg-type | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, clock=time.time)  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, clock=FakeClock)  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, clock=WallClockOnly())  # E: call-overload | reportArgumentType
 ClientCredentialsAuthManager(spec, transport=FakeTransport(), clock=time.time)  # E: arg-type | reportArgumentType
 ClientCredentialsAuthManager(spec)  # E: call-arg | reportCallIssue
 ClientCredentialsAuthManager(spec, FakeTransport())  # E: call-arg | reportCallIssue
@@ -58,5 +58,5 @@ Limits(connect_timeout=5, read_timeout=15, total_timeout=30, max_body_bytes=1.5)
 Limits(connect_timeout=5, read_timeout=15, total_timeout=30, max_bytes=1024)  # E: call-arg | reportCallIssue
 TOKEN_REQUEST_LIMITS.total_timeout = 60.0  # E: misc | reportAttributeAccessIssue
 body_limit: int = TOKEN_REQUEST_LIMITS.max_body_bytes  # E: assignment | reportAssignmentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, token_request_limits=30.0)  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, token_request_limits={"total_timeout": 30})  # E: arg-type | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, token_request_limits=30.0)  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, token_request_limits={"total_timeout": 30})  # E: call-overload | reportArgumentType

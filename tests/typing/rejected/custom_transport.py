@@ -25,8 +25,5 @@ class NoSend:
 
 reply_transport: Transport = ReturnsTheReply()  # E: assignment | reportAssignmentType
 url_transport: Transport = TakesAUrl()  # E: assignment | reportAssignmentType
-ApiClient(
-    client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
-    token_url="https://as.example/token",
-    transport=NoSend(),  # E: arg-type | reportArgumentType
-)
+credentials = ClientCredentialsAuthCredentials("id", "secret")
+ApiClient(client_credentials_auth_credentials=credentials, token_url="https://as/t", transport=NoSend())  # E: call-overload | reportArgumentType

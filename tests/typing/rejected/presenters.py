@@ -37,12 +37,12 @@ URL = "https://as.example/token"
 token = OAuthToken(access_token="t1")
 
 no_method: TokenPresenter = NoAuthorization()  # E: assignment | reportAssignmentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=NoAuthorization())  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=TokenOnly())  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=ReturnsBytes())  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=TakesTheAccessToken())  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=BearerPresenter)  # E: arg-type | reportArgumentType
-ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter="Bearer")  # E: arg-type | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=NoAuthorization())  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=TokenOnly())  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=ReturnsBytes())  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=TakesTheAccessToken())  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter=BearerPresenter)  # E: call-overload | reportArgumentType
+ApiClient(client_credentials_auth_credentials=credentials, token_url=URL, presenter="Bearer")  # E: call-overload | reportArgumentType
 header: bytes = BearerPresenter().authorization(token, "GET", "https://api.example/x")  # E: assignment | reportAssignmentType
 BearerPresenter().authorization(token)  # E: call-arg | reportCallIssue
 BearerPresenter().authorization("t1", "GET", "https://api.example/x")  # E: arg-type | reportArgumentType

@@ -1,4 +1,0 @@
-# This file is protected via CODEOWNERS
-from __future__ import annotations
-
-__version__ = "2.2.0"
