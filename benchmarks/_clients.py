@@ -35,7 +35,6 @@ from benchmarks.hot_path import LockedFloor
 from ccg import (
     TOKEN_REQUEST_LIMITS,
     ApiClient,
-    BearerPresenter,
     ClientCredentialsAuthCredentials,
     HttpRequest,
     Urllib3Transport,
@@ -219,18 +218,13 @@ class CcgClient:
     def request_auth_step(self) -> tuple[str, dict[str, object]]:
         """What `ApiClient.request` does for auth per request, as a timeit statement.
 
-        `auth_manager.token()`, then the presenter makes the header for the method and
-        URL. It is a statement with its namespace, not a function, because ApiClient runs
-        it inline (in `_exchange`): a wrapper would add a call ApiClient does not make.
-        The presenter is a `BearerPresenter` of its own, the class the client builds when
-        given none (its own one is private).
+        With its default presenter it takes the token and its `Bearer` header together
+        from `auth_manager.bearer()`. It is a statement with its namespace, not a
+        function, because ApiClient runs it inline (in `_exchange`): a wrapper would add a
+        call ApiClient does not make.
         """
-        namespace: dict[str, object] = {
-            "token": self.client.auth_manager.token,
-            "presenter": BearerPresenter(),
-            "url": self.url,
-        }
-        return 'presenter.authorization(token(), "GET", url)', namespace
+        namespace: dict[str, object] = {"bearer": self.client.auth_manager.bearer}
+        return "token, header = bearer()", namespace
 
     def fetch_token(self) -> object:
         return self.client.auth_manager.fetch_token()

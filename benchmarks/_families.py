@@ -260,8 +260,8 @@ _HOOKS = {
     "httpx-auth": "httpx-auth next(auth_flow) (token cache lookup)",
 }
 _CCG_REQUEST = "ccg-request"
-"""ccg's second row: what `ApiClient.request` does per request (`token()`, then the presenter)."""
-_CCG_REQUEST_HOOK = "ccg ApiClient per request: auth_manager.token() + presenter"
+"""ccg's second row: what `ApiClient.request` does per request (`auth_manager.bearer()`)."""
+_CCG_REQUEST_HOOK = "ccg ApiClient per request: auth_manager.bearer()"
 _CCG_ROW_NAMES = {CCG.key: "authorization_header()", _CCG_REQUEST: "ApiClient path"}
 
 

@@ -4,8 +4,8 @@ Run: `.venv/bin/python -m benchmarks.hot_path`. Every figure is the median of
 repeats in this one run, and every ratio compares figures from this run.
 
 Rows: `auth_manager.authorization_header()`; what `ApiClient` does per request
-(`auth_manager.token()`, then its presenter makes the header for the method and
-URL); the hand-written floor; the clock ccg reads on the hot path alone; and the
+with its default presenter (`auth_manager.bearer()`: the token and its header);
+the hand-written floor; the clock ccg reads on the hot path alone; and the
 slow path, one `ccg.core.step` with the `Now` the shell reads before each step.
 """
 
@@ -28,7 +28,7 @@ from ccg.core import (
     TokenState,
     step,
 )
-from ccg.interp import SYSTEM_CLOCK, BearerPresenter, ClientCredentialsAuthManager
+from ccg.interp import SYSTEM_CLOCK, ClientCredentialsAuthManager
 from ccg.testing import FakeTransport, token_reply
 
 __all__ = ["LockedFloor", "main"]
@@ -75,15 +75,10 @@ def main() -> None:
         spec, transport=FakeTransport([token_reply("t" * 40)]), clock=SYSTEM_CLOCK
     )
     header = manager.authorization_header()  # first call fetches; the rest are cached
-    # ApiClient._exchange's auth work for a request without caller headers, inline as there
-    # (a wrapper function would add a call ApiClient does not make); BearerPresenter is
-    # what ApiClient uses unless given another.
-    api_client_step = 'presenter.authorization(token(), "GET", url)'
-    api_client_names: dict[str, object] = {
-        "token": manager.token,
-        "presenter": BearerPresenter(),
-        "url": _API_URL,
-    }
+    # ApiClient._exchange's auth work with its default presenter, inline as there (a
+    # wrapper function would add a call ApiClient does not make).
+    api_client_step = "token, header = bearer()"
+    api_client_names: dict[str, object] = {"bearer": manager.bearer}
 
     floor = LockedFloor(header, time.monotonic() + 3600)
     policy = Policy(request=spec, clock_skew=60.0)
@@ -104,7 +99,7 @@ def main() -> None:
             _ns_per_call(manager.authorization_header),
         ),
         (
-            "ccg ApiClient per request: token() + BearerPresenter",
+            "ccg ApiClient per request: auth_manager.bearer()",
             _ns_per_call(api_client_step, api_client_names),
         ),
         (_FLOOR, _ns_per_call(floor.header)),

@@ -168,6 +168,8 @@ class ApiClient:
             transport = self._owned_transport = Urllib3Transport()
         self._transport = transport
         self._presenter: TokenPresenter = presenter or BearerPresenter()
+        # The default presenter's header depends on the token alone: the manager keeps it.
+        self._bearer = presenter is None
         if presenter is not None:
             checked_with_methods(
                 "presenter", presenter, ["authorization"], "see ccg.TokenPresenter"
@@ -294,10 +296,19 @@ class ApiClient:
             pairs, body = _merged(headers, body, json)
         token = None
         if requires_auth:
-            token = self._auth.token()
-            authorization = ("Authorization", self._presenter.authorization(token, method, target))
-            # Header names are case-insensitive (RFC 9110 §5.1): ours replaces the caller's.
-            pairs = (*[p for p in pairs if p[0].lower() != "authorization"], authorization)
+            if self._bearer:
+                token, header = self._auth.bearer()
+            else:
+                token = self._auth.token()
+                header = self._presenter.authorization(token, method, target)
+            if pairs:
+                # Header names are case-insensitive (RFC 9110 §5.1): ours replaces the caller's.
+                pairs = (
+                    *[p for p in pairs if p[0].lower() != "authorization"],
+                    ("Authorization", header),
+                )
+            else:
+                pairs = (("Authorization", header),)
         sent = self._transport.send(
             HttpRequest(
                 method=method,

@@ -2,7 +2,7 @@
 
 The cell holds the state behind a lock taken only while the pure `step` runs,
 never across I/O or a callback, so threads and asyncio tasks can share it. After
-every step it publishes `(reusable_until, token)`: until that monotonic instant the
+every step it publishes `(reusable_until, (token, bearer))`: until that monotonic instant the
 machine would answer `TokenNeeded` with that token and change nothing, so a
 caller may use the token without taking the lock (the hot path).
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Final
 
 from ccg.core import (
     Decision,
@@ -33,6 +34,18 @@ from ccg.core import (
 from ccg.interp._clock import Clock
 
 __all__ = ["TokenCell"]
+
+
+_NOTHING_HELD: Final = (OAuthToken(access_token="-"), "")
+"""The credential published while no token is held. It is never handed out: with it
+the snapshot's instant is `-inf`, before any `now`."""
+
+
+def _snapshot(policy: Policy, state: TokenState) -> tuple[float, tuple[OAuthToken, str]]:
+    token = current_token(state)
+    if token is None:
+        return reusable_until(policy, state), _NOTHING_HELD
+    return reusable_until(policy, state), (token, "Bearer " + token.access_token)
 
 
 class TokenCell:
@@ -60,11 +73,10 @@ class TokenCell:
         self._lock = threading.Lock()
         self._waiters: dict[int, list[Callable[[], object]]] = {}
         self._cause: tuple[int, BaseException] | None = None
-        self.snapshot: tuple[float, OAuthToken | None] = (
-            reusable_until(policy, state),
-            current_token(state),
-        )
-        """`(reusable_until, token)`, replaced whole after every step."""
+        self.snapshot: tuple[float, tuple[OAuthToken, str]] = _snapshot(policy, state)
+        """`(reusable_until, (token, bearer))`, replaced whole after every step. `bearer` is
+        the token's `Bearer` header value, made once per token rather than per request; the
+        pair is made once too, for callers that want both."""
 
     @property
     def state(self) -> TokenState:
@@ -85,17 +97,23 @@ class TokenCell:
         """
         with self._lock:
             decision = step(self.policy, self._state, event, self.now())
-            self._state = state = decision.state
-            self.snapshot = (reusable_until(self.policy, state), current_token(state))
+            state = decision.state
+            if state is not self._state:  # a step that changes nothing returns the same value
+                self._state = state
+                self.snapshot = _snapshot(self.policy, state)
             answer = decision.answer
             if cause is not None and isinstance(answer, Fail) and answer.flight is not None:
                 self._cause = (answer.flight, cause)
-            woken = [
-                wake
-                for effect in decision.work
-                if isinstance(effect, ReleaseWaiters)
-                for wake in self._waiters.pop(effect.flight, ())
-            ]
+            woken = (
+                [
+                    wake
+                    for effect in decision.work
+                    if isinstance(effect, ReleaseWaiters)
+                    for wake in self._waiters.pop(effect.flight, ())
+                ]
+                if self._waiters
+                else ()
+            )
         for wake in woken:
             wake()
         return decision

@@ -17,7 +17,6 @@ differing only by `await`.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Generator
 from contextvars import ContextVar
 from typing import Final, NoReturn, TypeAlias, TypeVar, cast
@@ -68,6 +67,9 @@ T = TypeVar("T")
 Flow: TypeAlias = Generator[Work, object, T]
 """A flow: yields work, receives each piece's outcome, returns its result or raises."""
 
+_PRODUCING: Final = (FetchToken, CallTokenProvider, NotifyTokenUpdate)
+"""The effects whose outcome is an input to step next."""
+
 # The flight the running code (thread or task) is carrying out, so that a provider or
 # transport asking for the token it is fetching is refused instead of waiting on itself.
 _RUNNING: Final[ContextVar[int | None]] = ContextVar("ccg_running_flight", default=None)
@@ -117,10 +119,10 @@ def _produce(
         cell.step(FlightAbandoned(flight=flight, reason=_describe(exc)), exc)
         raise
     finally:
-        # A flow closed from another context (by the garbage collector, say) has nothing
-        # to restore there.
-        with contextlib.suppress(ValueError):
+        try:  # noqa: SIM105 - contextlib.suppress would cost every fetch a context manager
             _RUNNING.reset(running)
+        except ValueError:  # closed from another context (by the garbage collector, say)
+            pass  # nothing of this flow's to restore there
     if isinstance(effect, CallTokenProvider):
         return TokenProvided(flight=flight, token=outcome), None
     return _reply_input(flight, outcome), None
@@ -137,7 +139,7 @@ def _run(cell: TokenCell, event: Input) -> Flow[tuple[Answer | None, BaseExcepti
     while True:
         produced: Input | None = None
         for effect in decision.work:
-            if not isinstance(effect, FetchToken | CallTokenProvider | NotifyTokenUpdate):
+            if not isinstance(effect, _PRODUCING):
                 continue  # ReleaseWaiters: the cell woke them as it stepped
             produced, cause = yield from _produce(cell, effect)
         if produced is None:

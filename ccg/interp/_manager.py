@@ -119,14 +119,25 @@ class ClientCredentialsAuthManager:
 
     def token(self) -> OAuthToken:
         """A usable token, fetching one first if needed (the hot path: one read, one clock)."""
-        until, token = self._cell.snapshot
-        if token is not None and self._monotonic() < until:
-            return token
+        until, credential = self._cell.snapshot
+        if self._monotonic() < until:
+            return credential[0]
         return self._drive(acquire(self._cell))
+
+    def bearer(self) -> tuple[OAuthToken, str]:
+        """A usable token and its `Bearer <token>` header value, fetching one first if needed."""
+        until, credential = self._cell.snapshot
+        if self._monotonic() < until:
+            return credential
+        token = self._drive(acquire(self._cell))
+        return token, "Bearer " + token.access_token
 
     def authorization_header(self) -> str:
         """`Bearer <token>` for a usable token, fetching one first if needed."""
-        return "Bearer " + self.token().access_token
+        until, credential = self._cell.snapshot
+        if self._monotonic() < until:
+            return credential[1]
+        return "Bearer " + self._drive(acquire(self._cell)).access_token
 
     @property
     def o_auth_token(self) -> OAuthToken | None:
@@ -144,8 +155,8 @@ class ClientCredentialsAuthManager:
         wall-clock `expiry` against the wall clock now.
         """
         if token is None:
-            until, held = self._cell.snapshot
-            return held is None or self._monotonic() >= until
+            until, _ = self._cell.snapshot
+            return self._monotonic() >= until
         if token.expiry is None:
             return False
         skew = effective_skew(token, self._cell.policy.clock_skew)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import os
 import socket
 import sys
@@ -140,14 +141,17 @@ class _Alarm:
     """Shuts a connection's socket down at a deadline, unless disarmed first.
 
     It holds a duplicate of the socket's descriptor: shutdown() acts on the connection
-    whatever object reads it (a TLS wrapper made later, http.client's file), and the
-    duplicate is closed when the alarm fires or is disarmed.
+    whatever object reads it (a TLS wrapper made later, http.client's file), the
+    connection's own descriptor may be closed and reused meanwhile without the alarm
+    ever touching another socket, and the duplicate is closed when the alarm fires or
+    is disarmed. It is a plain descriptor until it fires: a socket object for it would
+    cost each request more than the rest of the alarm.
     """
 
-    __slots__ = ("_lock", "_sock", "fired")
+    __slots__ = ("_fd", "_lock", "fired")
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock: socket.socket | None = sock
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
         self._lock = threading.Lock()
         self.fired = False
         """Whether the deadline passed and the socket was shut down."""
@@ -155,30 +159,35 @@ class _Alarm:
     @property
     def live(self) -> bool:
         """Neither fired nor disarmed yet."""
-        return self._sock is not None
+        return self._fd is not None
 
     def fire(self) -> None:
         with self._lock:
-            sock, self._sock = self._sock, None
-            if sock is None:
+            fd, self._fd = self._fd, None
+            if fd is None:
                 return
             self.fired = True
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:  # not a socket after all: nothing to shut down
+            os.close(fd)
+            return
         with sock, contextlib.suppress(OSError):  # OSError: the peer closed it already
             sock.shutdown(socket.SHUT_RDWR)
 
     def disarm(self) -> bool:
         """Stop the alarm (if it has not fired); whether it had fired."""
         with self._lock:
-            sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
         return self.fired
 
     def abandon(self) -> None:
         """Close the duplicate without touching the connection (in a forked child)."""
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
 
 class _Watchdog:
@@ -194,6 +203,10 @@ class _Watchdog:
         self._due: list[tuple[float, int, _Alarm]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        # When the thread will wake by itself (inf: only when told). An alarm due later
+        # needs no wake-up: waking the thread for each request would cost each request
+        # a thread switch.
+        self._wakes_at = math.inf
 
     def _forget_in_child(self) -> None:
         # The parent's thread is not in the child, and its lock may be held there.
@@ -202,18 +215,13 @@ class _Watchdog:
         self._forget()
 
     def arm(self, deadline: float, fd: int) -> _Alarm | None:
-        """An alarm that shuts socket `fd` down at `deadline` (monotonic); None if `fd` is
-        not a socket."""
+        """An alarm that shuts socket `fd` down at `deadline` (monotonic); None if `fd`
+        cannot be duplicated."""
         try:
             duplicate = os.dup(fd)  # Windows cannot duplicate a socket this way: unwatched
         except OSError:
             return None
-        try:
-            sock = socket.socket(fileno=duplicate)
-        except OSError:
-            os.close(duplicate)
-            return None
-        alarm = _Alarm(sock)
+        alarm = _Alarm(duplicate)
         with self._cond:
             due = self._due
             if len(due) >= _MAX_ALARMS:
@@ -223,8 +231,8 @@ class _Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ccg-deadlines", daemon=True)
                 self._thread.start()
-            elif due[0][2] is alarm:
-                self._cond.notify()  # sooner than what the thread waits for
+            elif deadline < self._wakes_at:
+                self._cond.notify()  # sooner than the thread would wake
         return alarm
 
     def _run(self) -> None:
@@ -237,16 +245,19 @@ class _Watchdog:
         due = self._due
         while True:
             if not due:
+                self._wakes_at = math.inf
                 self._cond.wait()
                 continue
             deadline, _order, alarm = due[0]
-            if not alarm.live:
-                heapq.heappop(due)
-                continue
             wait = deadline - time.monotonic()
             if wait <= 0:
                 heapq.heappop(due)
-                return alarm
+                if alarm.live:
+                    return alarm
+                continue
+            # A disarmed alarm stays until its deadline (or a purge in `arm`): popping it
+            # early would leave the thread idle, and the next request would have to wake it.
+            self._wakes_at = deadline
             self._cond.wait(wait)
 
 
@@ -344,8 +355,9 @@ class Urllib3Transport:
 
     TLS certificates are verified; redirects and urllib3's own retries are off
     (retry policy belongs to the caller). Pass `pool_manager` to bring your own
-    (proxies, client certificates for mTLS, custom CA bundles). Requests without
-    `limits` use `connect_timeout` and `read_timeout` and read the whole body.
+    (proxies, client certificates for mTLS, custom CA bundles). `connect_timeout` and
+    `read_timeout` bound every request; a request's `limits` may only make them stricter,
+    and add a total deadline and a body limit (requests without limits read the whole body).
     """
 
     def __init__(
@@ -357,6 +369,9 @@ class Urllib3Transport:
         pool_manager: urllib3.PoolManager | None = None,
     ) -> None:
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._timeouts: dict[Limits, urllib3.Timeout] = {}
         if pool_manager is None:
             pool_manager = urllib3.PoolManager(
                 maxsize=maxsize, cert_reqs="CERT_REQUIRED", retries=False
@@ -393,11 +408,19 @@ class Urllib3Transport:
     ) -> Result[HttpReply, TransportFailure]:
         total = limits.total_timeout
         watch = _Watch(time.monotonic() + total)
-        timeout = urllib3.Timeout(
-            connect=min(limits.connect_timeout, total),
-            read=min(limits.read_timeout, total),
-            total=total,
-        )
+        timeout = self._timeouts.get(limits)
+        if timeout is None:
+            # The request's limits and the transport's own timeouts both apply: the stricter
+            # wins. A Timeout is never changed by urllib3 (it clones it), so one per Limits
+            # serves every request; nearly all requests carry the same few Limits.
+            timeout = urllib3.Timeout(
+                connect=min(limits.connect_timeout, self._connect_timeout, total),
+                read=min(limits.read_timeout, self._read_timeout, total),
+                total=total,
+            )
+            if len(self._timeouts) >= _MAX_ROUTES:
+                self._timeouts.clear()
+            self._timeouts[limits] = timeout
         outer, _WATCHING.request = _WATCHING.request, watch
         try:
             response = self._urlopen(request, timeout, preload=False)
@@ -438,6 +461,8 @@ class Urllib3Transport:
                 body.add(piece)
                 if time.monotonic() > watch.deadline:
                     raise _Overdue
+                if response.length_remaining == 0:
+                    break  # the whole declared body: no read for the end of it
             if watch.end():  # the body ended because the watchdog shut the socket down
                 raise _Overdue
             reply = HttpReply(

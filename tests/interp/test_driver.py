@@ -66,7 +66,7 @@ def test_acquire_yields_the_request_and_returns_the_token_from_its_reply() -> No
     token = finish(flow, Success(token_reply("t1")))
     assert isinstance(token, OAuthToken)
     assert token.access_token == "t1"
-    assert c.snapshot[1] is token  # published for the lock-free path
+    assert c.snapshot[1] == (token, "Bearer t1")  # published for the lock-free path
 
 
 def test_a_transport_failure_value_is_the_typed_error_of_its_kind() -> None:
@@ -138,7 +138,7 @@ def test_set_token_runs_the_callback_and_raises_its_failure() -> None:
     with pytest.raises(TokenUpdateCallbackError) as caught:
         flow.throw(boom)
     assert caught.value.__cause__ is boom
-    assert c.snapshot[1] == OAuthToken(access_token="by-hand")
+    assert c.snapshot[1][0] == OAuthToken(access_token="by-hand")
 
 
 def test_fetch_yields_the_same_request_plus_extras_and_holds_nothing() -> None:

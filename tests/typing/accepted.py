@@ -470,7 +470,7 @@ def use_errors() -> None:
         assert_type(error.error, OAuthProviderError | str)
         assert_type(error.error_description, str | None)
         assert_type(error.error_uri, str | None)
-        assert_type(error.status, int | None)
+        assert_type(error.status, int)
         assert_type(error.failure, TokenFailure)
         assert error.error == expected
         assert error.status == status
@@ -616,10 +616,10 @@ def use_token_acquisition_timeout() -> None:
             release.wait(5)
         return OAuthToken(access_token=f"t{len(calls)}", expires_in=3600)
 
-    # Each step reads the monotonic clock once, so the flight starts at t, its deadline is
-    # t + 1 + FLIGHT_GRACE = t + 3, the waiter is told to wait at t + 2, finds the wait
-    # already over at t + 4, and asks again at t + 6: past the deadline, so it gives up.
-    clock: Clock = TickingClock(tick=2.0)
+    # The waiter waits (in real time) until the flight's deadline as its clock says then,
+    # total_timeout + FLIGHT_GRACE after the flight began; meanwhile its clock is moved past
+    # that deadline, so when it asks again it gives up.
+    clock = FakeClock()
     client = ApiClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
             "id", "secret", o_auth_token_provider=slow_provider
@@ -627,20 +627,31 @@ def use_token_acquisition_timeout() -> None:
         token_url=TOKEN_URL,
         transport=FakeTransport(),
         clock=clock,
-        # Waiters give up on a flight total_timeout + FLIGHT_GRACE seconds after it began.
-        token_request_limits=Limits(connect_timeout=1.0, read_timeout=1.0, total_timeout=1.0),
+        token_request_limits=Limits(connect_timeout=0.1, read_timeout=0.1, total_timeout=0.1),
     )
     owner_got: list[OAuthToken] = []
     owner = threading.Thread(target=lambda: owner_got.append(client.auth_manager.token()))
     owner.start()
     try:
         assert started.wait(5)
-        with pytest.raises(TimeoutError) as caught:  # also a TokenAcquisitionError
-            client.auth_manager.token()
+        waiter_got: list[BaseException] = []
+
+        def wait_for_the_token() -> None:
+            try:
+                client.auth_manager.token()
+            except TimeoutError as exc:  # also a TokenAcquisitionError
+                waiter_got.append(exc)
+
+        waiter = threading.Thread(target=wait_for_the_token)
+        waiter.start()
+        time.sleep(0.2)  # the waiter is waiting for the flight...
+        clock.advance(10)  # ...which its clock now says is overdue
+        waiter.join(10)
     finally:
         release.set()
         owner.join(5)
-    timeout = caught.value
+    assert len(waiter_got) == 1
+    timeout = waiter_got[0]
     assert isinstance(timeout, TokenAcquisitionTimeout)
     assert_type(timeout.failure, TokenFailure)
     assert isinstance(timeout.failure, FlightTimedOut)
@@ -1094,11 +1105,11 @@ def use_token_cell() -> None:
     cell = TokenCell(policy, TokenState(), clock, random.random)
     assert_type(cell.policy, Policy)
     assert_type(cell.state, TokenState)
-    assert_type(cell.snapshot, tuple[float, OAuthToken | None])
+    assert_type(cell.snapshot, tuple[float, tuple[OAuthToken, str]])
     assert_type(cell.now(), Now)
     decision = cell.step(TokenSet(token=OAuthToken(access_token="t", expires_in=60)))
     assert_type(decision, Decision)
-    assert cell.snapshot[1] == current_token(cell.state)
+    assert cell.snapshot[1][0] == current_token(cell.state)
     woken: list[int] = []
     assert_type(cell.watch(1, lambda: woken.append(1)), bool)
     assert_type(cell.cause(None), BaseException | None)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 # fmt: off
 # (An expectation comment must stay on the line it is about: no wrapping, no reformatting.)
 """A user's transport must have `send(request, /) -> Result[HttpReply, TransportFailure]`."""
