@@ -224,8 +224,17 @@ class ApiClient:
         return manager
 
     @property
-    def client_credentials_auth_credentials(self) -> ClientCredentialsAuthCredentials | None:
-        """The credentials this client was built with (None when it shares a manager)."""
+    def client_credentials_auth_credentials(self) -> ClientCredentialsAuthCredentials:
+        """The credentials this client was built with.
+
+        A client built with `auth_manager=` has none of its own: reading them raises
+        `ConfigurationError`.
+        """
+        if self._credentials is None:
+            raise ConfigurationError(
+                "client_credentials_auth_credentials",
+                "this client shares another client's auth_manager, without credentials of its own",
+            )
         return self._credentials
 
     @property

@@ -201,7 +201,8 @@ def test_sharing_a_manager_is_explicit_and_shares_its_token() -> None:
     sharer.get("/x")
     assert api.requests[0].header("Authorization") == "Bearer shared"
     assert sharer.auth_manager is owner.auth_manager
-    assert sharer.client_credentials_auth_credentials is None
+    with pytest.raises(ConfigurationError, match="without credentials of its own"):
+        _ = sharer.client_credentials_auth_credentials
     with pytest.raises(ConfigurationError, match="token_url: belongs to the shared auth_manager"):
         ApiClient(auth_manager=owner.auth_manager, token_url=TOKEN_URL)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue]
     with pytest.raises(ConfigurationError, match="auth_manager: expected"):

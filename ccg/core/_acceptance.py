@@ -59,12 +59,16 @@ def accept_reply(
     return Success(held)
 
 
-def accept_token(token: object, origin: TokenOrigin, now: Now) -> Result[Held, TokenFailure]:
+def accept_token(
+    token: object, origin: TokenOrigin, now: Now, since: float | None = None
+) -> Result[Held, TokenFailure]:
     """`token` from `origin` checked and held, or `InvalidToken` saying what is wrong with it.
 
     A token with an `expiry` keeps it, and the wall clock of this one moment places it
-    on the monotonic clock. One with only `expires_in` is stamped as received now.
-    Being expired is not a fault here: the caller decides what an expired token means.
+    on the monotonic clock. One with only `expires_in` counts its lifetime from `since`
+    (monotonic: when the provider was asked) or, without it, from now, and is stamped
+    accordingly. Being expired is not a fault here: the caller decides what an expired
+    token means.
     """
     problem = token_problem(token)
     if problem is not None:
@@ -74,10 +78,13 @@ def accept_token(token: object, origin: TokenOrigin, now: Now) -> Result[Held, T
         return Success(Held(token=token, expires_at=now.monotonic + (token.expiry - now.wall)))
     if token.expires_in is not None:
         lifetime = clamped_lifetime(token.expires_in)
+        start = now.monotonic if since is None else since
         return Success(
             Held(
-                token=msgspec.structs.replace(token, expiry=now.wall + lifetime),
-                expires_at=now.monotonic + lifetime,
+                token=msgspec.structs.replace(
+                    token, expiry=now.wall - (now.monotonic - start) + lifetime
+                ),
+                expires_at=start + lifetime,
             )
         )
     return Success(Held(token=token, expires_at=math.inf))

@@ -205,7 +205,7 @@ def _outcome(
             accepted = accept_reply(policy, reply, flight.started, now)
             return _settle(policy, state, flight, accepted, TokenOrigin.ENDPOINT, now)
         case TokenProvided(token=token):
-            provided = _provided(policy, token, now)
+            provided = _provided(policy, state, flight, token, now)
             return _settle(policy, state, flight, provided, TokenOrigin.PROVIDER, now)
         case TokenRequestFailed(failure=failure):
             return _fail(state, flight, failure, now)
@@ -270,10 +270,25 @@ def _start(policy: Policy, state: TokenState, now: Now) -> Decision:
     )
 
 
-def _provided(policy: Policy, token: object, now: Now) -> Result[Held, TokenFailure]:
+def _placed(
+    state: TokenState, token: object, origin: TokenOrigin, now: Now, since: float | None = None
+) -> Result[Held, TokenFailure]:
+    """`token` held: the held token again keeps its place on the monotonic clock (placed
+    anew from its wall-clock `expiry`, a wall clock set back meanwhile would lengthen it)."""
+    held = state.held
+    if held is not None and isinstance(token, OAuthToken) and token == held.token:
+        return Success(held)
+    return accept_token(token, origin, now, since)
+
+
+def _provided(
+    policy: Policy, state: TokenState, flight: Flight, token: object, now: Now
+) -> Result[Held, TokenFailure]:
     if token is None:
         return Failure(ProviderReturnedNone())
-    accepted = accept_token(token, TokenOrigin.PROVIDER, now)
+    # A provider's token with only `expires_in` counts from when it was asked for, as a
+    # fetched token counts from its request.
+    accepted = _placed(state, token, TokenOrigin.PROVIDER, now, since=flight.started)
     if isinstance(accepted, Success):
         held = accepted.unwrap()
         if not _fresh(policy, held, now):
@@ -326,7 +341,7 @@ def _set(policy: Policy, state: TokenState, token: object, now: Now) -> Decision
         if state.held is None:
             return Decision(state=state)
         return Decision(state=msgspec.structs.replace(state, held=None), events=(TokenDropped(),))
-    accepted = accept_token(token, TokenOrigin.SETTER, now)
+    accepted = _placed(state, token, TokenOrigin.SETTER, now)
     if not isinstance(accepted, Success):
         return Decision(state=state, answer=Fail(failure=accepted.failure()))
     held = accepted.unwrap()

@@ -32,6 +32,7 @@ MAX_LIFETIME: Final = 10 * 365 * 24 * 3600
 # `Authorization: Bearer` header (RFC 6750 §2.1) without breaking or injecting into it.
 _HEADER_SAFE: Final = re.compile(r"[\x21-\x7E]+")
 _UNSAFE_CHAR: Final = re.compile(r"[^\x21-\x7E]")
+_LARGEST_FLOAT: Final = 1.7976931348623157e308
 
 
 class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -155,6 +156,8 @@ def token_problem(token: object) -> str | None:
     expiry = fields["expiry"]
     if not _optional(expiry, (int, float)):
         return f"expiry must be epoch seconds, got {type(expiry).__name__}"
-    if isinstance(expiry, int | float) and not math.isfinite(expiry):
+    if isinstance(expiry, int) and abs(expiry) > _LARGEST_FLOAT:
+        return "expiry is out of range"  # math.isfinite itself would overflow on it
+    if isinstance(expiry, float) and not math.isfinite(expiry):
         return f"expiry must be a finite number, got {expiry}"
     return None

@@ -27,7 +27,8 @@ Hostile values are in: tokens with wrong-typed fields (built without validation)
 NaN, infinite and beyond-float expiries, access tokens that cannot travel in a
 header (empty, CR-LF, folded, spaces, non-ASCII, trailing newline) and objects that
 are not tokens at all; replies with invalid UTF-8, byte-order marks, duplicate keys,
-JSON nested 1,000 and 10,000 levels deep (msgspec raises RecursionError on those),
+JSON nested 1,000 and 10,000 levels deep (msgspec raises RecursionError on those at
+the interpreter's default recursion limit),
 non-ASCII and very long digit strings in `expires_in`, and bodies over the size limit.
 """
 
@@ -43,10 +44,10 @@ from typing import Final, TypeVar
 import msgspec
 from hypothesis import strategies as st
 
+from ccg.core import BEARER as _BEARER
+from ccg.core import MAX_LIFETIME as _MAX_LIFETIME
+from ccg.core import TOKEN_REQUEST_LIMITS as _TOKEN_REQUEST_LIMITS
 from ccg.core import (
-    BEARER,
-    MAX_LIFETIME,
-    TOKEN_REQUEST_LIMITS,
     Abandoned,
     CallTokenProvider,
     ClientAuthentication,
@@ -156,7 +157,7 @@ UPTIME: Final = 100_000.0
 
 _WINDOW: Final = 4_000
 """Half-width, in seconds, of the window around a centre where most times fall (> 1 h + 600 s)."""
-_MAX_WIRE_LIFETIME: Final = MAX_LIFETIME
+_MAX_WIRE_LIFETIME: Final = _MAX_LIFETIME
 """The largest `expires_in` the wire decoder accepts (ten years)."""
 _JSON_HEADERS: Final = (("Content-Type", "application/json"),)
 _TOKEN68: Final = string.ascii_letters + string.digits + "-._~+/="
@@ -289,10 +290,14 @@ def wall_jumps() -> st.SearchStrategy[float]:
 
 
 @st.composite
-def _now_schedule(draw: st.DrawFn, max_size: int) -> list[Now]:
+def _now_schedule(draw: st.DrawFn, max_size: int, min_size: int) -> list[Now]:
     now = draw(nows())
     schedule = [now]
-    moves = draw(st.lists(st.tuples(_forward(), wall_jumps(), _entropies()), max_size=max_size))
+    moves = draw(
+        st.lists(
+            st.tuples(_forward(), wall_jumps(), _entropies()), min_size=min_size, max_size=max_size
+        )
+    )
     for advance, jump, entropy in moves:
         now = Now(
             monotonic=now.monotonic + advance, wall=now.wall + advance + jump, entropy=entropy
@@ -301,10 +306,11 @@ def _now_schedule(draw: st.DrawFn, max_size: int) -> list[Now]:
     return schedule
 
 
-def now_schedules(max_size: int = 20) -> st.SearchStrategy[list[Now]]:
-    """Successive `Now`s of one test (at least one, at most `max_size + 1`): the monotonic
-    clock never goes back; the wall clock moves with it, plus `wall_jumps` either way."""
-    return _now_schedule(max_size)
+def now_schedules(max_size: int = 20, *, min_size: int = 0) -> st.SearchStrategy[list[Now]]:
+    """Successive `Now`s of one test: a first one, then `min_size` to `max_size` moves. The
+    monotonic clock never goes back; the wall clock moves with it, plus `wall_jumps` either
+    way (so it may read the same, earlier, or days later)."""
+    return _now_schedule(max_size, min_size)
 
 
 @_cached
@@ -701,7 +707,7 @@ def request_limits() -> st.SearchStrategy[Limits]:
     (most replies are over it) to none."""
     seconds = st.floats(0.001, 300, allow_nan=False)
     return st.one_of(
-        st.just(TOKEN_REQUEST_LIMITS),
+        st.just(_TOKEN_REQUEST_LIMITS),
         st.builds(
             Limits,
             connect_timeout=seconds,
@@ -723,7 +729,7 @@ def policies() -> st.SearchStrategy[Policy]:
         source=st.sampled_from(list(TokenSource)),
         notify_updates=st.booleans(),
         limits=request_limits(),
-        token_types=st.sampled_from([BEARER, ("bearer", "dpop"), ("dpop",), ()]),
+        token_types=st.sampled_from([_BEARER, ("bearer", "dpop"), ("dpop",), ()]),
     )
 
 

@@ -252,10 +252,12 @@ def check_outcomes(
 def check_needed(
     policy: Policy, before: TokenState, event: Input, now: Now, decision: Decision
 ) -> None:
-    """`TokenNeeded` never changes the held token; a caller that waited for a flight that
-    failed is told its failure; an overdue flight is given up with `FlightTimedOut`."""
+    """`TokenNeeded` never changes the held token and never leaves its caller with nothing
+    to do (an answer, or a flight to run); a caller that waited for a flight that failed is
+    told its failure; an overdue flight is given up with `FlightTimedOut`."""
     if not isinstance(event, TokenNeeded):
         return
+    assert decision.answer is not None or decision.work
     after = decision.state
     assert after.held == before.held
     flight = before.flight

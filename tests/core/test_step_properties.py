@@ -28,7 +28,7 @@ from ccg.core import (
     OAuthToken,
     Policy,
     StaleOutcomeIgnored,
-    TokenNeeded,
+    TokenExpiredOnArrival,
     TokenOrigin,
     TokenProvided,
     TokenReplyReceived,
@@ -41,12 +41,10 @@ from ccg.core import (
 from ccg.testing.strategies import (
     deep_json_bodies,
     extreme_nows,
-    flight_ids,
     held_tokens,
     hostile_replies,
     hostile_tokens,
     inputs,
-    inputs_for,
     malformed_tokens,
     nows,
     policies,
@@ -70,8 +68,8 @@ def test_step_is_total_at_any_instant(
     policy: Policy, state: TokenState, event: Input, now: Now
 ) -> None:
     """Any input (flight ids unrelated to the state) at any instant a broken clock could
-    report: a decision comes back, the state keeps sound tokens and at most one flight,
-    and effects keep their order. (Equality and the deadline arithmetic are not checked
+    report: a decision comes back, the state keeps sound tokens, effects keep their order,
+    and stale outcomes change nothing. (Equality and the deadline arithmetic are not checked
     here: at the infinities they involve NaN.)"""
     decision = step(policy, state, event, now)
     assert isinstance(decision, Decision)
@@ -99,8 +97,10 @@ def _reply_of(body: bytes) -> HttpReply:
 def test_a_hostile_reply_fails_the_flight_it_answers(
     policy: Policy, held: Held | None, flight: int, age: float, reply: HttpReply, now: Now
 ) -> None:
-    """Every hostile reply, deep nesting included, is a failure of the flight it answers:
-    never an exception, never a token; the held token is kept."""
+    """Every hostile reply, deep nesting included, ends the flight it answers without an
+    exception: with a wire failure, the held token kept, or with a sound token (a few
+    hostile-looking replies are valid: with duplicate keys the last wins, and JSON nested
+    within the interpreter's recursion limit in an unknown member is still a token)."""
     started = now.monotonic - age
     state = TokenState(
         held=held,
@@ -110,12 +110,11 @@ def test_a_hostile_reply_fails_the_flight_it_answers(
     event = TokenReplyReceived(flight=flight, reply=reply)
     decision = step(policy, state, event, now)
     check_step(policy, state, event, now, decision)
-    assert isinstance(decision.answer, Fail)
-    assert decision.answer.failure in (
-        decision.state.failure.failure if decision.state.failure else None,
-    )
-    assert isinstance(decision.answer.failure, ErrorResponse | MalformedResponse)
-    assert decision.state.held == held
+    assert decision.state.flight is None
+    if isinstance(decision.answer, Fail):
+        wire = ErrorResponse | MalformedResponse | TokenExpiredOnArrival
+        assert isinstance(decision.answer.failure, wire)
+        assert decision.state.held == held
 
 
 @given(policy=policies(), state=states(), token=hostile_tokens(), now=nows(), data=st.data())
@@ -136,36 +135,12 @@ def test_a_hostile_token_is_refused_from_every_origin(
         check_step(policy, state, event, now, decision)
         failure = InvalidToken(origin=TokenOrigin.PROVIDER, reason=problem)
         assert decision.answer == Fail(failure=failure, flight=state.flight.id)
+    # A malformed token announced back is not the held one, so it is never used. (Equal by
+    # value is possible in theory: `expires_in=True == 1`; then it would be the held one.)
     notified = data.draw(malformed_tokens(), label="notified")
-    event_notified = TokenUpdateNotified(token=notified)
-    assert step(policy, state, event_notified, now) == Decision(state=state)
-
-
-@given(policy=policies(), state=states(), data=st.data(), now=nows())
-def test_an_outcome_counts_only_for_the_current_flight(
-    policy: Policy, state: TokenState, data: st.DataObject, now: Now
-) -> None:
-    """For ids drawn relative to the state (current, stale, never started, nonsense), an
-    outcome changes the state if and only if its flight is the current one."""
-    event = data.draw(inputs_for(state).filter(lambda e: isinstance(e, OUTCOMES)), label="event")
-    assert isinstance(event, OUTCOMES)
-    decision = step(policy, state, event, now)
-    check_step(policy, state, event, now, decision)
-    current = state.flight is not None and state.flight.id == event.flight
-    assert (decision.state != state) == current
-
-
-@given(policy=policies(), state=states(), data=st.data(), now=nows())
-def test_waking_for_any_flight_is_answered(
-    policy: Policy, state: TokenState, data: st.DataObject, now: Now
-) -> None:
-    """A caller waking from any flight id (its own, an old one, one that never existed)
-    gets an answer or starts a flight: it is never left with nothing to do."""
-    waited = data.draw(st.none() | flight_ids(state), label="waited_for")
-    event = TokenNeeded(waited_for=waited)
-    decision = step(policy, state, event, now)
-    check_step(policy, state, event, now, decision)
-    assert decision.answer is not None or decision.work
+    if state.held is None or notified != state.held.token:
+        event_notified = TokenUpdateNotified(token=notified)
+        assert step(policy, state, event_notified, now) == Decision(state=state)
 
 
 @given(

@@ -1,40 +1,48 @@
-"""`OAuthToken` and the expiry rules: `stamped`, `effective_skew`, `usable_until`, `is_expired`."""
+"""`OAuthToken` and the rules about it: `token_problem` (the one check every token passes),
+`header_problem`, `effective_skew`, `clamped_lifetime` and `usable_until`."""
 
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import Any, Final
 
 import msgspec
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
+from returns.result import Failure
 
 from ccg.core import (
     DEFAULT_CLOCK_SKEW,
-    Holding,
-    NoToken,
-    OAuthScopeEnum,
+    MAX_LIFETIME,
+    Fail,
+    Held,
+    InvalidToken,
+    Now,
     OAuthToken,
     Policy,
-    TokenNeeded,
+    TokenOrigin,
     TokenRequestSpec,
     TokenSet,
+    TokenState,
     effective_skew,
-    is_expired,
-    stamped,
+    header_problem,
+    initial_state,
     step,
+    token_problem,
     usable_until,
 )
-from ccg.testing.strategies import clock_skews, times, tokens
+from ccg.core._token import clamped_lifetime
+from ccg.testing.strategies import (
+    clock_skews,
+    hostile_tokens,
+    monotonic_times,
+    tokens,
+    unsafe_access_tokens,
+)
+from tests.core._invariants import expected_skew
 
 T0: Final = 1_700_000_000.0
-POLICY: Final = Policy(
-    request=TokenRequestSpec(
-        token_url="https://as.example/token", client_id="i", client_secret="s"
-    ),
-    clock_skew=60.0,
-)
 FULL: Final = OAuthToken(
     access_token="AT-S3CR3T",
     token_type="Bearer",
@@ -43,6 +51,11 @@ FULL: Final = OAuthToken(
     expiry=T0 + 3600,
     refresh_token="RT-S3CR3T",
 )
+
+
+def forced(**changes: object) -> OAuthToken:
+    """A token with fields msgspec did not check (as an untyped caller can build one)."""
+    return msgspec.structs.replace(OAuthToken(access_token="t"), **changes)
 
 
 # -- the value --------------------------------------------------------------------------
@@ -75,28 +88,6 @@ def test_defaults() -> None:
     assert token.refresh_token is None
 
 
-def test_repr_hides_access_and_refresh_tokens() -> None:
-    assert repr(FULL) == (
-        "OAuthToken(access_token='***', token_type='Bearer', expires_in=3600, "
-        "scope='read write', expiry=1700003600.0, refresh_token=***)"
-    )
-    assert str(FULL) == repr(FULL)
-    assert "refresh_token" not in repr(OAuthToken(access_token="AT-S3CR3T"))
-
-
-@pytest.mark.parametrize(
-    "token",
-    [
-        FULL,
-        OAuthToken(access_token="AT-S3CR3T"),
-        OAuthToken(access_token="AT-S3CR3T", refresh_token="RT-S3CR3T", scope="read"),
-    ],
-)
-def test_repr_never_shows_the_secrets(token: OAuthToken) -> None:
-    assert "S3CR3T" not in repr(token)
-    assert "S3CR3T" not in repr([token, {"t": token}])
-
-
 def test_to_dictionary_drops_none_fields() -> None:
     assert OAuthToken(access_token="t", expires_in=60).to_dictionary() == {
         "access_token": "t",
@@ -118,7 +109,9 @@ def test_to_dictionary_round_trips_also_through_json(token: OAuthToken) -> None:
     saved = token.to_dictionary()
     assert OAuthToken.from_dictionary(saved) == token
     reloaded = msgspec.json.decode(msgspec.json.encode(saved), type=dict[str, object])
-    assert OAuthToken.from_dictionary(reloaded) == token
+    restored = OAuthToken.from_dictionary(reloaded)
+    assert restored == token
+    assert token_problem(restored) is None
 
 
 @pytest.mark.parametrize(
@@ -130,30 +123,164 @@ def test_from_dictionary_rejects_malformed(dictionary: dict[str, object]) -> Non
         OAuthToken.from_dictionary(dictionary)
 
 
-# -- stamped --------------------------------------------------------------------------------
+# -- token_problem -----------------------------------------------------------------------
 
 
-def test_stamped_sets_expiry_from_expires_in_at_receipt() -> None:
-    token = OAuthToken(access_token="t", expires_in=3600, scope="read", refresh_token="r")
-    assert stamped(token, T0) == OAuthToken(
-        access_token="t", expires_in=3600, scope="read", refresh_token="r", expiry=T0 + 3600
+@pytest.mark.parametrize(
+    "token",
+    [
+        OAuthToken(access_token="t"),
+        FULL,
+        OAuthToken(access_token="!~", scope="", refresh_token=""),
+        OAuthToken(access_token="t", expires_in=0, expiry=0),
+        OAuthToken(access_token="t", expires_in=10**400),
+        OAuthToken(access_token="t", expiry=-1e300),
+        OAuthToken(access_token="t", token_type=""),
+    ],
+    ids=["minimal", "full", "edge characters", "zeros", "huge lifetime", "ancient", "no type"],
+)
+def test_a_sound_token_has_no_problem(token: OAuthToken) -> None:
+    assert token_problem(token) is None
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        (None, "expected an OAuthToken, got NoneType"),
+        ({"access_token": "t"}, "expected an OAuthToken, got dict"),
+        ("t", "expected an OAuthToken, got str"),
+        (forced(access_token=b"t"), "access_token must be a str, got bytes"),
+        (forced(access_token=None), "access_token must be a str, got NoneType"),
+        (forced(access_token=""), "access_token is empty"),
+        (
+            forced(access_token="t\r\nX-Injected: 1"),
+            "access_token cannot be sent in a header: character 2 of 16 is '\\r'",
+        ),
+        (
+            forced(access_token="t\n"),
+            "access_token cannot be sent in a header: character 2 of 2 is '\\n'",
+        ),
+        (
+            forced(access_token="a\r\n b"),
+            "access_token cannot be sent in a header: character 2 of 5 is '\\r'",
+        ),
+        (
+            forced(access_token="a b"),
+            "access_token cannot be sent in a header: character 2 of 3 is ' '",
+        ),
+        (
+            forced(access_token="tök"),
+            "access_token cannot be sent in a header: character 2 of 3 is a non-ASCII character",
+        ),
+        (forced(token_type=None), "token_type must be a str, got NoneType"),
+        (forced(scope=["read"]), "scope must be a str or None, got list"),
+        (forced(scope=True), "scope must be a str or None, got bool"),
+        (forced(refresh_token=1), "refresh_token must be a str or None, got int"),
+        (forced(expires_in=True), "expires_in must be whole seconds, got bool"),
+        (forced(expires_in=3600.0), "expires_in must be whole seconds, got float"),
+        (forced(expires_in="3600"), "expires_in must be whole seconds, got str"),
+        (forced(expires_in=-1), "expires_in is negative: -1"),
+        (forced(expiry=True), "expiry must be epoch seconds, got bool"),
+        (forced(expiry="1700000000"), "expiry must be epoch seconds, got str"),
+        (forced(expiry=math.nan), "expiry must be a finite number, got nan"),
+        (forced(expiry=math.inf), "expiry must be a finite number, got inf"),
+        (forced(expiry=-math.inf), "expiry must be a finite number, got -inf"),
+    ],
+)
+def test_token_problem_says_what_is_wrong(token: object, problem: str) -> None:
+    assert token_problem(token) == problem
+
+
+@pytest.mark.parametrize(
+    "expiry", [10**400, -(10**400), 2**1024], ids=["1e400", "-1e400", "2^1024"]
+)
+def test_an_int_expiry_beyond_the_range_of_a_float_is_a_problem_not_a_crash(expiry: int) -> None:
+    """It cannot be placed on the (float) monotonic clock, so it must be refused like a NaN.
+    (`math.isfinite` raises OverflowError on such an int: `token_problem` must not, or
+    `step` is not total for `TokenSet` and `TokenProvided`, nor `initial_state`.)"""
+    token = forced(expiry=expiry)
+    problem = token_problem(token)
+    assert problem is not None
+    assert "expiry" in problem
+    now = Now(monotonic=0.0, wall=1.7e9)
+    policy = Policy(
+        request=TokenRequestSpec(token_url="https://a/t", client_id="i", client_secret="s")
+    )
+    refused = InvalidToken(origin=TokenOrigin.SETTER, reason=problem)
+    assert step(policy, TokenState(), TokenSet(token=token), now).answer == Fail(failure=refused)
+    assert initial_state(token, now) == Failure(
+        InvalidToken(origin=TokenOrigin.INITIAL, reason=problem)
     )
 
 
-def test_stamped_keeps_an_existing_expiry() -> None:
-    assert stamped(FULL, T0 + 10_000) is FULL
+@given(token=hostile_tokens())
+def test_every_hostile_token_has_a_problem_and_none_raises(token: object) -> None:
+    assert token_problem(token) is not None
 
 
-def test_stamped_leaves_a_token_without_lifetime_alone() -> None:
-    token = OAuthToken(access_token="t")
-    assert stamped(token, T0) is token
+# -- header_problem -----------------------------------------------------------------------
 
 
-# -- skew and expiry ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("abc", None),
+        ("!\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~", None),
+        ("", "secret is empty"),
+        (" ", "secret cannot be sent in a header: character 1 of 1 is ' '"),
+        ("abc\n", "secret cannot be sent in a header: character 4 of 4 is '\\n'"),
+        ("a\tb", "secret cannot be sent in a header: character 2 of 3 is '\\t'"),
+        ("a\x00", "secret cannot be sent in a header: character 2 of 2 is '\\x00'"),
+        ("a\x7f", "secret cannot be sent in a header: character 2 of 2 is '\\x7f'"),
+        ("a\u2028", "secret cannot be sent in a header: character 2 of 2 is '\\u2028'"),
+        ("€uro", "secret cannot be sent in a header: character 1 of 4 is a non-ASCII character"),
+        ("\uff54", "secret cannot be sent in a header: character 1 of 1 is a non-ASCII character"),
+    ],
+)
+def test_header_problem(text: str, problem: str | None) -> None:
+    assert header_problem("secret", text) == problem
 
 
-def test_default_clock_skew() -> None:
+@given(text=unsafe_access_tokens())
+def test_every_unsafe_access_token_is_refused_without_being_quoted(text: str) -> None:
+    assert header_problem("access_token", text) is not None
+    if text:
+        marked = "S3CR3T" + text
+        for problem in (
+            header_problem("access_token", marked),
+            token_problem(forced(access_token=marked)),
+        ):
+            assert problem is not None
+            assert "S3CR3T" not in problem
+
+
+@given(text=st.text(min_size=1, max_size=30))
+def test_header_safe_is_printable_ascii_without_space(text: str) -> None:
+    safe = all("!" <= c <= "~" for c in text)
+    assert (header_problem("t", text) is None) == safe
+
+
+# -- the skew and the lifetime -----------------------------------------------------------
+
+
+def test_defaults_of_the_rules() -> None:
     assert DEFAULT_CLOCK_SKEW == 60.0
+    assert MAX_LIFETIME == 315_360_000
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [
+        (0, 0),
+        (1, 1),
+        (-5, 0),
+        (MAX_LIFETIME, MAX_LIFETIME),
+        (MAX_LIFETIME + 1, MAX_LIFETIME),
+        (10**400, MAX_LIFETIME),
+    ],
+)
+def test_clamped_lifetime(expires_in: int, lifetime: int) -> None:
+    assert clamped_lifetime(expires_in) == lifetime
 
 
 @pytest.mark.parametrize(
@@ -166,6 +293,7 @@ def test_default_clock_skew() -> None:
         (1, 60.0, 0.5),
         (0, 60.0, 0.0),
         (3600, 0.0, 0.0),
+        (10**400, 600.0, 600.0),
         (None, 60.0, 60.0),
         (None, 600.0, 600.0),
     ],
@@ -173,79 +301,24 @@ def test_default_clock_skew() -> None:
 def test_effective_skew_is_capped_at_half_the_lifetime(
     expires_in: int | None, clock_skew: float, skew: float
 ) -> None:
-    token = OAuthToken(access_token="t", expires_in=expires_in, expiry=T0)
+    token = OAuthToken(access_token="t", expires_in=expires_in)
     assert effective_skew(token, clock_skew) == skew
-    assert usable_until(token, clock_skew) == T0 - skew
+    assert usable_until(Held(token=token, expires_at=1_000.0), clock_skew) == 1_000.0 - skew
 
 
-def test_the_boundary_instant_counts_as_expired() -> None:
-    token = OAuthToken(access_token="t", expires_in=3600, expiry=T0 + 3600)
-    boundary = T0 + 3600 - 60
-    assert usable_until(token, 60.0) == boundary
-    assert is_expired(token, boundary, 60.0)
-    assert not is_expired(token, math.nextafter(boundary, -math.inf), 60.0)
-    assert is_expired(token, T0 + 3600, 0.0)
-    assert not is_expired(token, math.nextafter(T0 + 3600, -math.inf), 0.0)
+def test_usable_until_of_nothing_and_of_a_token_that_never_expires() -> None:
+    assert usable_until(None, 60.0) == -math.inf
+    forever = Held(token=OAuthToken(access_token="t"), expires_at=math.inf)
+    assert usable_until(forever, 600.0) == math.inf
 
 
-def test_a_zero_lifetime_is_expired_at_once() -> None:
-    token = stamped(OAuthToken(access_token="t", expires_in=0), T0)
-    assert is_expired(token, T0, 60.0)
-    assert is_expired(token, T0, 0.0)
-
-
-@pytest.mark.parametrize(
-    "token",
-    [OAuthToken(access_token="t"), OAuthToken(access_token="t", expires_in=1)],
-    ids=["no expires_in", "expires_in but never stamped"],
-)
-@pytest.mark.parametrize("now", [-1e300, 0.0, T0, 4e9, 1e300])
-def test_a_token_without_expiry_never_expires(token: OAuthToken, now: float) -> None:
-    assert usable_until(token, 600.0) == math.inf
-    assert not is_expired(token, now, 600.0)
-
-
-@given(token=tokens(), skew=clock_skews(), now=times(), later=times())
-def test_expiry_rules_agree(token: OAuthToken, skew: float, now: float, later: float) -> None:
-    """Stamping is idempotent and keeps every other field; the skew is within
-    [0, clock_skew]; `is_expired` is `now >= usable_until`; `usable_until` is
-    `expiry - skew`, never after the expiry."""
-    once = stamped(token, now)
-    assert stamped(once, later) == once
-    assert msgspec.structs.replace(once, expiry=token.expiry) == token
-    assert 0 <= effective_skew(token, skew) <= skew
-    assert is_expired(token, now, skew) == (now >= usable_until(token, skew))
-    if token.expiry is None:
-        assert usable_until(token, skew) == math.inf
-    else:
-        assert usable_until(token, skew) == token.expiry - effective_skew(token, skew)
-        assert usable_until(token, skew) <= token.expiry
-
-
-def test_a_token_is_expired_once_its_expiry_has_passed_whatever_its_expires_in() -> None:
-    token = OAuthToken.from_dictionary({"access_token": "t", "expires_in": -100, "expiry": T0})
-    assert effective_skew(token, 60.0) >= 0
-    assert is_expired(token, T0 + 40, 60.0)
-    decision = step(POLICY, Holding(token=token), TokenNeeded(), T0 + 40)
-    assert not isinstance(decision.state, Holding)
-
-
-def test_an_absurd_hand_built_lifetime_does_not_crash_step() -> None:
-    token = OAuthToken(access_token="t", expires_in=10**400)
-    decision = step(POLICY, NoToken(), TokenSet(token=token), T0)
-    assert isinstance(decision.state, Holding)
-
-
-# -- scopes ---------------------------------------------------------------------------------
-
-
-def test_scope_enum_values() -> None:
-    assert issubclass(OAuthScopeEnum, StrEnum)
-    assert [(s.name, s.value) for s in OAuthScopeEnum] == [
-        ("READ_SCOPE", "read"),
-        ("WRITE_SCOPE", "write"),
-    ]
-    assert str(OAuthScopeEnum.READ_SCOPE) == "read"
-    assert isinstance(OAuthScopeEnum.WRITE_SCOPE, str)
-    assert " ".join([OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE]) == "read write"
-    assert OAuthScopeEnum("write") is OAuthScopeEnum.WRITE_SCOPE
+@given(token=tokens(), skews=st.lists(clock_skews(), min_size=2, max_size=2), at=monotonic_times())
+def test_the_skew_rule(token: OAuthToken, skews: list[float], at: float) -> None:
+    """The skew is within [0, clock_skew], agrees with the rule written out by hand, and
+    grows with the clock skew, so a larger skew never makes a token usable for longer."""
+    small, large = sorted(skews)
+    for skew in skews:
+        assert 0 <= effective_skew(token, skew) <= skew
+        assert effective_skew(token, skew) == expected_skew(token, skew)
+    held = Held(token=token, expires_at=at)
+    assert usable_until(held, large) <= usable_until(held, small) <= at

@@ -209,8 +209,11 @@ HELD_SET: Final = Held(token=SET, expires_at=M0 + 600)
 SET_EXPIRED: Final = OAuthToken(access_token="set", expires_in=3600, expiry=W0 + 30)
 HELD_SET_EXPIRED: Final = Held(token=SET_EXPIRED, expires_at=M0 + 30)
 PROVIDED: Final = OAuthToken(access_token="provided", expires_in=3600)
-"""As a provider builds it: no `expiry`; stamped on receipt at `NOW`."""
-PROVIDED_STAMPED: Final = OAuthToken(access_token="provided", expires_in=3600, expiry=W0 + 3600)
+"""As a provider builds it: no `expiry`. Its lifetime counts from when the provider was
+asked (the flight's start, 10 s before `NOW`), as a fetched token's does."""
+PROVIDED_STAMPED: Final = OAuthToken(
+    access_token="provided", expires_in=3600, expiry=W0 - 10 + 3600
+)
 
 
 class Row(NamedTuple):
@@ -735,11 +738,11 @@ OUTCOME_ROWS: Final = [
         failed_2(HELD_STALE, Abandoned(reason="KeyboardInterrupt: ")),
     ),
     Row(
-        "provided: token stamped on receipt",
+        "provided: lifetime counted from the flight's start",
         PROVIDER,
         PROVIDER_FLYING,
         TokenProvided(flight=2, token=PROVIDED),
-        adopted_2(Held(token=PROVIDED_STAMPED, expires_at=M0 + 3600), TokenOrigin.PROVIDER),
+        adopted_2(Held(token=PROVIDED_STAMPED, expires_at=M0 - 10 + 3600), TokenOrigin.PROVIDER),
     ),
     Row(
         "provided: token with an expiry, placed on the monotonic clock",
@@ -757,7 +760,9 @@ OUTCOME_ROWS: Final = [
         PROVIDER_FLYING,
         TokenProvided(flight=2, token=PROVIDED),
         adopted_2(
-            Held(token=PROVIDED_STAMPED, expires_at=M0 + 3600), TokenOrigin.PROVIDER, notify=True
+            Held(token=PROVIDED_STAMPED, expires_at=M0 - 10 + 3600),
+            TokenOrigin.PROVIDER,
+            notify=True,
         ),
     ),
     Row(
@@ -786,7 +791,7 @@ OUTCOME_ROWS: Final = [
         PROVIDER,
         PROVIDER_FLYING,
         TokenProvided(flight=2, token=OAuthToken(access_token="p", expires_in=0)),
-        failed_2(HELD_STALE, ProviderReturnedExpired(expiry=W0)),
+        failed_2(HELD_STALE, ProviderReturnedExpired(expiry=W0 - 10)),
     ),
     Row(
         "provided: invalid token",
@@ -1055,13 +1060,14 @@ SET_ROWS: Final = [
         ),
     ),
     Row(
-        "set the held token again with a callback: not announced, placed anew",
+        # Placed anew from its wall-clock expiry, a wall clock set back since would lengthen it.
+        "set the held token again with a callback: not announced, keeps its place",
         NOTIFY,
         no_flight(Held(token=SET, expires_at=M0 + 7)),
         TokenSet(token=SET),
         Decision(
-            state=TokenState(held=HELD_SET, flights=1),
-            events=(TokenAdopted(origin=TokenOrigin.SETTER, expires_at=M0 + 600),),
+            state=TokenState(held=Held(token=SET, expires_at=M0 + 7), flights=1),
+            events=(TokenAdopted(origin=TokenOrigin.SETTER, expires_at=M0 + 7),),
         ),
     ),
     Row(

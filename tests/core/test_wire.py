@@ -1,17 +1,22 @@
 """The token request and response on the wire: `build_token_request` and `decode_token_reply`.
 
-Requests are checked byte for byte against hand-computed values (base64 included).
-Responses are checked against golden samples in `tests/samples/`, each a JSON
-envelope `{"source", "status", "headers", "json" | "text"}` holding a real-shaped
-reply, and against Hypothesis-generated hostile replies.
+Requests are checked byte for byte against hand-computed values (base64 included), and
+against `urlencode`/`quote` as references. Responses are checked against golden samples
+in `tests/samples/`, each a JSON envelope `{"source", "status", "headers", "json" |
+"text"}` holding a real-shaped reply; against the edges of the rules (where 2xx ends,
+the size limit, the accepted token types, how much of a hostile reply is quoted); and
+against hostile replies: invalid UTF-8, byte-order marks, duplicate keys, JSON nested
+deeper than the interpreter's stack, and Hypothesis-generated junk.
 """
 
 from __future__ import annotations
 
 import base64
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlencode
 
 import msgspec
 import pytest
@@ -21,29 +26,39 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from ccg.core import (
+    BEARER,
     MAX_TOKEN_RESPONSE_BYTES,
     ClientAuthentication,
     ClientSecretBasic,
     ClientSecretPost,
-    Decision,
     ErrorResponse,
-    Fetching,
     FetchToken,
     HttpReply,
+    Limits,
     MalformedResponse,
-    NoToken,
+    Now,
     OAuthProviderError,
     OAuthToken,
     Policy,
     TokenFailure,
     TokenNeeded,
     TokenRequestSpec,
-    UseToken,
+    TokenState,
     build_token_request,
     decode_token_reply,
     step,
+    token_problem,
 )
-from ccg.testing.strategies import client_authentications, http_replies
+from ccg.testing.strategies import (
+    access_tokens,
+    client_authentications,
+    deep_json_bodies,
+    hostile_replies,
+    http_replies,
+    lifetimes,
+    reply_with,
+    token_replies,
+)
 
 SAMPLES: Final = Path(__file__).parent.parent / "samples"
 
@@ -167,32 +182,17 @@ def test_secret_never_appears_in_any_repr(
     secret: str, authentication: ClientAuthentication
 ) -> None:
     the_spec = spec(client_id=HARD_ID, client_secret=secret, authentication=authentication)
-    request = build_token_request(the_spec)
-    policy = Policy(request=the_spec, clock_skew=60.0)
-    decision = step(policy, NoToken(), TokenNeeded(), 1_700_000_000.0)
-    assert decision == Decision(state=Fetching(), effects=(FetchToken(request=request),))
-    shown = [the_spec, request, policy, decision, *decision.effects]
+    policy = Policy(request=the_spec)
+    request = build_token_request(the_spec, limits=policy.limits)
+    decision = step(policy, TokenState(), TokenNeeded(), Now(monotonic=0.0, wall=1.7e9))
+    assert decision.work == (FetchToken(flight=1, request=request),)
+    shown = [the_spec, request, policy, decision, *decision.work]
     texts = [f(value) for value in shown for f in (repr, str)]
     for text in texts:
         assert "S3CR3T" not in text  # nor its form-encoding, which keeps "S3CR3T" intact
     authorization = request.header("Authorization")
     if authorization is not None:
         assert all(authorization[6:] not in text for text in texts)
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        spec(client_secret="S3CR3T"),
-        OAuthToken(access_token="AT-S3CR3T", refresh_token="RT-S3CR3T"),
-        UseToken(token=OAuthToken(access_token="t"), authorization="Bearer S3CR3T"),
-    ],
-    ids=["TokenRequestSpec", "OAuthToken", "UseToken"],
-)
-def test_secret_never_appears_in_rich_repr(
-    value: TokenRequestSpec | OAuthToken | UseToken,
-) -> None:
-    assert "S3CR3T" not in repr(list(value.__rich_repr__()))
 
 
 # -- decoding the reply: golden samples --------------------------------------------------
@@ -312,12 +312,14 @@ def test_every_sample_has_an_expectation() -> None:
 
 @pytest.mark.parametrize(("name", "expected"), sorted(GOLDEN.items()), ids=sorted(GOLDEN))
 def test_golden_sample(name: str, expected: Expected) -> None:
-    result = decode_token_reply(load(name))
+    reply = load(name)
+    result = decode_token_reply(reply)
     match expected:
         case OAuthToken():
             assert result == Success(expected)
         case ErrorResponse():
-            assert result == Failure(expected)
+            # The reply's headers (Retry-After, WWW-Authenticate, ...) travel with the error.
+            assert result == Failure(msgspec.structs.replace(expected, headers=reply.headers))
             failure = result.failure()
             assert isinstance(failure, ErrorResponse)
             assert type(failure.error) is type(expected.error)  # enum member, or plain text
@@ -325,6 +327,7 @@ def test_golden_sample(name: str, expected: Expected) -> None:
             failure = result.failure()
             assert isinstance(failure, MalformedResponse)
             assert failure.status == status
+            assert failure.headers == reply.headers
             assert says in failure.reason
 
 
@@ -337,6 +340,14 @@ def decode(status: int, body: bytes) -> Result[OAuthToken, TokenFailure]:
 
 def malformed(status: int, reason: str) -> Result[OAuthToken, TokenFailure]:
     return Failure(MalformedResponse(status=status, reason=reason))
+
+
+def not_a_token(result: Result[OAuthToken, TokenFailure]) -> str:
+    """The reason of a `MalformedResponse` for a 200 that is not a token (its prefix cut)."""
+    failure = result.failure()
+    assert isinstance(failure, MalformedResponse)
+    assert failure.reason.startswith("not a token: "), failure.reason
+    return failure.reason.removeprefix("not a token: ")
 
 
 @pytest.mark.parametrize("token_type", ["Bearer", "bearer", "BEARER", "BeArEr"])
@@ -352,13 +363,46 @@ def test_missing_token_type_means_bearer() -> None:
 @pytest.mark.parametrize("token_type", ["mac", "DPoP", "N_A", ""])
 def test_non_bearer_token_type_is_rejected(token_type: str) -> None:
     body = msgspec.json.encode({"access_token": "t", "token_type": token_type})
-    assert decode(200, body) == malformed(200, f"token_type {token_type!r} is not Bearer")
+    assert decode(200, body) == malformed(
+        200, f"token_type {token_type!r} is not one of ('bearer',)"
+    )
 
 
 def test_empty_access_token_is_rejected() -> None:
     assert decode(200, b'{"access_token":"","expires_in":60}') == malformed(
         200, "access_token is empty"
     )
+
+
+@pytest.mark.parametrize(
+    ("token_types", "token_type", "accepted"),
+    [
+        (BEARER, "Bearer", True),
+        (("bearer", "dpop"), "DPoP", True),
+        (("bearer", "dpop"), "bearer", True),
+        (("dpop",), "Bearer", False),
+        ((), "Bearer", False),
+        (("Bearer",), "Bearer", False),  # the accepted types are given in lower case
+    ],
+)
+def test_the_accepted_token_types_are_a_parameter(
+    token_types: tuple[str, ...], token_type: str, accepted: bool
+) -> None:
+    body = msgspec.json.encode({"access_token": "t", "token_type": token_type})
+    result = decode_token_reply(HttpReply(status=200, body=body), token_types=token_types)
+    if accepted:
+        assert result == Success(OAuthToken(access_token="t", token_type=token_type))
+    else:
+        assert result == malformed(200, f"token_type {token_type!r} is not one of {token_types}")
+
+
+def test_a_missing_token_type_means_bearer_even_when_bearer_is_not_accepted() -> None:
+    """Documents the current rule: an absent `token_type` decodes as "Bearer", so a client
+    accepting only DPoP refuses it rather than guessing."""
+    result = decode_token_reply(
+        HttpReply(status=200, body=b'{"access_token":"t"}'), token_types=("dpop",)
+    )
+    assert result == malformed(200, "token_type 'Bearer' is not one of ('dpop',)")
 
 
 @pytest.mark.parametrize(
@@ -463,7 +507,7 @@ def test_a_body_over_one_mebibyte_is_refused_unread() -> None:
     prefix = b'{"access_token":"t","expires_in":3600,"padding":"'
     body = prefix + b"x" * (MAX_TOKEN_RESPONSE_BYTES + 1 - len(prefix) - 2) + b'"}'
     assert len(body) == MAX_TOKEN_RESPONSE_BYTES + 1
-    too_large = f"response of {MAX_TOKEN_RESPONSE_BYTES + 1} bytes is too large"
+    too_large = "response of 1048577 bytes is larger than 1048576"
     assert decode(200, body) == malformed(200, too_large)
     assert decode(400, body) == malformed(400, too_large)
 
@@ -473,6 +517,166 @@ def test_a_body_of_exactly_one_mebibyte_is_read() -> None:
     body = prefix + b"x" * (MAX_TOKEN_RESPONSE_BYTES - len(prefix) - 2) + b'"}'
     assert len(body) == MAX_TOKEN_RESPONSE_BYTES
     assert decode(200, body) == Success(OAuthToken(access_token="t", expires_in=3600))
+
+
+@pytest.mark.parametrize(
+    ("limit", "size", "refused"),
+    [(10, 11, True), (10, 10, False), (0, 1, True), (0, 0, False), (None, 3 << 20, False)],
+)
+def test_the_size_limit_is_a_parameter(limit: int | None, size: int, refused: bool) -> None:
+    reply = HttpReply(status=200, headers=(("Retry-After", "1"),), body=b" " * size)
+    result = decode_token_reply(reply, max_body_bytes=limit)
+    failure = result.failure()
+    assert isinstance(failure, MalformedResponse)
+    assert failure.headers == (("Retry-After", "1"),)
+    if refused:
+        assert failure.reason == f"response of {size} bytes is larger than {limit}"
+    else:
+        assert failure.reason.startswith("not a token: ")
+
+
+# -- the reply's headers travel with its failure ---------------------------------------------
+
+HEADERS: Final = (
+    ("Content-Type", "application/json"),
+    ("Retry-After", "30"),
+    ("WWW-Authenticate", 'Basic realm="as"'),
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (
+            401,
+            b'{"error":"invalid_client"}',
+            ErrorResponse(status=401, error=OAuthProviderError.INVALID_CLIENT, headers=HEADERS),
+        ),
+        (
+            200,
+            b'{"error":"slow_down","error_uri":"https://as.example/e"}',
+            ErrorResponse(
+                status=200, error="slow_down", error_uri="https://as.example/e", headers=HEADERS
+            ),
+        ),
+        (
+            503,
+            b"busy",
+            MalformedResponse(
+                status=503, reason="HTTP 503 without an OAuth error: 'busy'", headers=HEADERS
+            ),
+        ),
+        (
+            200,
+            b'{"access_token":"t","expires_in":"soon"}',
+            MalformedResponse(
+                status=200, reason="expires_in is not a number: 'soon'", headers=HEADERS
+            ),
+        ),
+        (
+            200,
+            b'{"access_token":"t t"}',
+            MalformedResponse(
+                status=200,
+                reason="access_token cannot be sent in a header: character 2 of 3 is ' '",
+                headers=HEADERS,
+            ),
+        ),
+        (
+            200,
+            b'{"access_token":"t","token_type":"mac"}',
+            MalformedResponse(
+                status=200, reason="token_type 'mac' is not one of ('bearer',)", headers=HEADERS
+            ),
+        ),
+        (
+            200,
+            b"[]",
+            MalformedResponse(
+                status=200,
+                reason="not a token: ValidationError: Expected `object`, got `array`",
+                headers=HEADERS,
+            ),
+        ),
+    ],
+    ids=["error", "error with a 200", "not OAuth", "bad lifetime", "unsafe", "type", "not JSON"],
+)
+def test_every_failure_carries_the_replys_headers(
+    status: int, body: bytes, expected: TokenFailure
+) -> None:
+    assert decode_token_reply(HttpReply(status=status, headers=HEADERS, body=body)) == Failure(
+        expected
+    )
+
+
+# -- where "2xx" ends ------------------------------------------------------------------------
+
+TOKEN_BODY: Final = b'{"access_token":"AT","expires_in":3600}'
+
+
+@pytest.mark.parametrize("status", [200, 201, 299])
+def test_a_token_in_any_2xx_reply_is_accepted(status: int) -> None:
+    assert decode(status, TOKEN_BODY) == Success(OAuthToken(access_token="AT", expires_in=3600))
+
+
+@pytest.mark.parametrize("status", [199, 300, 301])
+def test_a_token_just_outside_2xx_is_refused_without_echoing_it(status: int) -> None:
+    assert decode(status, TOKEN_BODY) == malformed(
+        status, f"HTTP {status} without an OAuth error: <withheld: it mentions an access_token>"
+    )
+
+
+# -- client_secret_basic form-encodes everything but unreserved characters ----------------
+
+
+def test_basic_credentials_escape_a_slash_in_the_client_id() -> None:
+    """RFC 6749 §2.3.1: the id is form-urlencoded, so `/` (and `:`) become `%2F` (`%3A`);
+    URL-shaped client ids are common."""
+    the_spec = spec(client_id="https://app.example/client")
+    header = build_token_request(the_spec).header("Authorization")
+    assert header == "Basic aHR0cHMlM0ElMkYlMkZhcHAuZXhhbXBsZSUyRmNsaWVudDpzM2NyZXQ="
+    assert base64.b64decode(header[len("Basic ") :]) == b"https%3A%2F%2Fapp.example%2Fclient:s3cret"
+
+
+def test_basic_credentials_raw_keep_the_slash() -> None:
+    the_spec = spec(
+        client_id="https://app.example/client", authentication=ClientSecretBasic(form_encode=False)
+    )
+    header = build_token_request(the_spec).header("Authorization")
+    assert header == "Basic " + base64.b64encode(b"https://app.example/client:s3cret").decode()
+
+
+def test_the_request_carries_the_limits_it_is_given() -> None:
+    limits = Limits(connect_timeout=1.0, read_timeout=2.0, total_timeout=3.0, max_body_bytes=4)
+    assert build_token_request(spec(), limits=limits).limits == limits
+    assert build_token_request(spec()).limits is None
+
+
+# -- a hostile reply is quoted, but only so much of it --------------------------------------
+
+
+def test_an_unparsable_expires_in_is_quoted_to_forty_characters() -> None:
+    lifetime = "x" * 100
+    body = msgspec.json.encode({"access_token": "AT", "expires_in": lifetime})
+    assert decode(200, body) == malformed(200, f"expires_in is not a number: {'x' * 40!r}")
+
+
+def test_a_foreign_token_type_is_quoted_to_forty_characters() -> None:
+    token_type = "T" * 100
+    body = msgspec.json.encode({"access_token": "AT", "token_type": token_type})
+    assert decode(200, body) == malformed(200, f"token_type {'T' * 40!r} is not one of ('bearer',)")
+
+
+def test_a_non_oauth_error_body_is_quoted_to_two_hundred_bytes() -> None:
+    body = b"<html>" + b"e" * 500 + b"</html>"
+    expected = "<html>" + "e" * 194
+    assert decode(502, body) == malformed(502, f"HTTP 502 without an OAuth error: {expected!r}")
+
+
+def test_a_decoder_error_is_quoted_to_two_hundred_characters() -> None:
+    body = b'{"access_token":"t","' + b"k" * 300 + b'":'
+    reason = not_a_token(decode(200, body))
+    assert len(reason) <= 200
 
 
 # -- decoding the reply: hostile input ---------------------------------------------------
@@ -485,18 +689,65 @@ def test_decode_never_raises_for_arbitrary_bytes(status: int, body: bytes) -> No
         assert 200 <= status < 300
 
 
-@given(reply=http_replies())
-def test_decode_never_raises_and_only_yields_sound_tokens(reply: HttpReply) -> None:
-    result = decode_token_reply(reply)
+@given(
+    reply=http_replies(),
+    token_types=st.sampled_from([BEARER, ("bearer", "dpop"), ()]),
+    limit=st.none() | st.integers(0, 300) | st.just(MAX_TOKEN_RESPONSE_BYTES),
+)
+def test_decode_never_raises_and_only_yields_sound_tokens(
+    reply: HttpReply, token_types: tuple[str, ...], limit: int | None
+) -> None:
+    result = decode_token_reply(reply, token_types=token_types, max_body_bytes=limit)
     if is_successful(result):
         token = result.unwrap()
         assert 200 <= reply.status < 300
-        assert token.access_token
-        assert token.token_type.lower() == "bearer"
+        assert limit is None or len(reply.body) <= limit
+        assert token_problem(token) is None
+        assert token.token_type.lower() in token_types
         assert token.expires_in is None or 0 <= token.expires_in <= 10 * 365 * 86_400
-        assert token.expiry is None  # stamped by the machine, not the decoder
+        assert token.expiry is None  # stamped by whoever receives it, not the decoder
     else:
-        assert isinstance(result.failure(), ErrorResponse | MalformedResponse)
+        failure = result.failure()
+        assert isinstance(failure, ErrorResponse | MalformedResponse)
+        assert failure.headers == reply.headers
+        assert failure.status == reply.status
+
+
+@given(reply=hostile_replies())
+def test_a_hostile_reply_is_rarely_a_token(reply: HttpReply) -> None:
+    """Hostile replies decode to a failure, but for the few valid despite their looks."""
+    result = decode_token_reply(reply)
+    if is_successful(result):
+        assert token_problem(result.unwrap()) is None
+        assert 200 <= reply.status < 300
+
+
+@given(
+    access_token=access_tokens(),
+    expires_in=st.none() | lifetimes(),
+    scope=st.none() | st.sampled_from(["read", ""]),
+)
+def test_reply_with_decodes_to_its_token(
+    access_token: str, expires_in: int | None, scope: str | None
+) -> None:
+    token = OAuthToken(access_token=access_token, expires_in=expires_in, scope=scope)
+    assert decode_token_reply(reply_with(token)) == Success(token)
+
+
+@given(
+    reply=token_replies(),
+    secret=st.text(alphabet="0123456789abcdef", min_size=4, max_size=8),
+)
+def test_a_failure_never_quotes_the_access_token(reply: HttpReply, secret: str) -> None:
+    """Whatever else is wrong with a token reply (any status), its access token is not in
+    the failure's reason: only the other members are quoted, and only in part."""
+    body: dict[str, object] = msgspec.json.decode(reply.body)
+    body["access_token"] = f"S3CR3T{secret}\n"  # unsafe, so never a token either
+    for status in (200, 400, 302):
+        marked = HttpReply(status=status, body=msgspec.json.encode(body))
+        failure = decode_token_reply(marked).failure()
+        assert isinstance(failure, MalformedResponse | ErrorResponse)
+        assert "S3CR3T" not in repr(failure)
 
 
 def test_non_ascii_digit_expires_in_is_malformed_not_a_crash() -> None:
@@ -523,12 +774,143 @@ def test_invalid_utf8_in_a_json_string_is_malformed_not_a_crash(status: int, bod
     assert isinstance(result.failure(), MalformedResponse)
 
 
-@pytest.mark.parametrize("access_token", ["abc\r\nX-Injected: 1", "tok\n", "t k", "tök€n", "\x00"])
-def test_a_token_that_cannot_travel_in_a_header_is_malformed(access_token: str) -> None:
+@pytest.mark.parametrize(
+    ("access_token", "reason"),
+    [
+        ("abc\r\nX-Injected: 1", "character 4 of 18 is '\\r'"),
+        ("tok\n", "character 4 of 4 is '\\n'"),
+        ("a\r\n b", "character 2 of 5 is '\\r'"),
+        ("t k", "character 2 of 3 is ' '"),
+        ("tök€n", "character 2 of 5 is a non-ASCII character"),
+        ("\x00", "character 1 of 1 is '\\x00'"),
+    ],
+)
+def test_a_token_that_cannot_travel_in_a_header_is_malformed(
+    access_token: str, reason: str
+) -> None:
     body = msgspec.json.encode({"access_token": access_token, "token_type": "Bearer"})
-    assert decode(200, body) == malformed(
-        200, "access_token has characters that cannot be sent in a header"
+    assert decode(200, body) == malformed(200, f"access_token cannot be sent in a header: {reason}")
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, b'\xef\xbb\xbf{"access_token":"t","expires_in":60}'),
+        (400, b'\xef\xbb\xbf{"error":"invalid_client"}'),
+        (200, b'\xff{"access_token":"t"}'),
+        (200, b'{"access_token":"\\ud800"}'),
+        (200, b'{"access_token":"t\xc0\xaf"}'),
+        (200, b'{"access_token":"t\xed\xa0\x80"}'),
+        (200, b'{"access_token":"t"} trailing'),
+        (200, b'{"access_token":"t","expires_in":NaN}'),
+    ],
+    ids=[
+        "BOM token",
+        "BOM error",
+        "stray byte",
+        "lone surrogate",
+        "overlong",
+        "surrogate",
+        "trailing",
+        "NaN",
+    ],
+)
+def test_undecodable_json_is_malformed(status: int, body: bytes) -> None:
+    failure = decode(status, body).failure()
+    assert isinstance(failure, MalformedResponse)
+    assert failure.status == status
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"access_token":"t1","access_token":"t2"}', Success(OAuthToken(access_token="t2"))),
+        (
+            b'{"access_token":"t1","access_token":""}',
+            malformed(200, "access_token is empty"),
+        ),
+        (
+            b'{"access_token":"t1","expires_in":60,"expires_in":"soon"}',
+            malformed(200, "expires_in is not a number: 'soon'"),
+        ),
+        (
+            b'{"access_token":"t1","expires_in":"soon","expires_in":60}',
+            Success(OAuthToken(access_token="t1", expires_in=60)),
+        ),
+        (
+            b'{"error":"invalid_client","error":"invalid_grant"}',
+            Failure(ErrorResponse(status=200, error=OAuthProviderError.INVALID_GRANT)),
+        ),
+    ],
+    ids=["token", "token then empty", "lifetime then junk", "junk then lifetime", "error"],
+)
+def test_with_duplicate_keys_the_last_one_wins(
+    body: bytes, expected: Result[OAuthToken, TokenFailure]
+) -> None:
+    """RFC 8259 leaves duplicate names to the parser; msgspec keeps the last, and every
+    check is made on what is kept, so a valid first value cannot smuggle a bad last one."""
+    assert decode(200, body) == expected
+
+
+@pytest.fixture
+def recursion_limit() -> Iterator[int]:
+    """The interpreter's default limit, whatever a test runner set it to."""
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000)
+    yield 1_000
+    sys.setrecursionlimit(saved)
+
+
+def nested(depth: int, shape: str) -> bytes:
+    match shape:
+        case "array":
+            return b"[" * depth + b"]" * depth
+        case "object":
+            return b'{"a":' * depth + b"1" + b"}" * depth
+        case "in a token":
+            return b'{"access_token":"t","x":' + b"[" * depth + b"]" * depth + b"}"
+        case _:
+            return b'{"error":"invalid_client","x":' + b'{"a":' * depth + b"1" + b"}" * depth + b"}"
+
+
+@pytest.mark.parametrize("depth", [1_000, 10_000, 100_000])
+@pytest.mark.parametrize("status", [200, 400])
+def test_json_nested_beyond_the_stack_is_malformed_not_a_crash(
+    recursion_limit: int, depth: int, status: int
+) -> None:
+    """msgspec raises RecursionError on these (a 2 KB body is enough); the decoder turns it
+    into a `MalformedResponse`, whether the nesting is the whole body, inside a token or
+    inside an error."""
+    for shape in ("object", "in a token", "in an error"):
+        body = nested(depth, shape)
+        with pytest.raises(RecursionError):
+            msgspec.json.decode(body)
+        failure = decode(status, body).failure()
+        assert isinstance(failure, MalformedResponse), (shape, failure)
+        assert failure.status == status
+        if status == 200:
+            assert failure.reason == (
+                "not a token: RecursionError: maximum recursion depth exceeded while "
+                "deserializing an object"
+            )
+        else:
+            assert failure.reason.startswith(f"HTTP {status} without an OAuth error: ")
+
+
+def test_a_deeply_nested_array_is_refused_at_its_first_byte(recursion_limit: int) -> None:
+    """A token must be an object: msgspec stops at the first `[` without recursing."""
+    assert not_a_token(decode(200, nested(100_000, "array"))) == (
+        "ValidationError: Expected `object`, got `array`"
     )
+
+
+@given(body=deep_json_bodies(), status=st.sampled_from([200, 201, 400, 401, 500]))
+def test_deep_json_bodies_never_raise(body: bytes, status: int) -> None:
+    result = decode(status, body)
+    if isinstance(result, Success):  # nested in an unknown member, within the stack
+        assert token_problem(result.unwrap()) is None
+    else:
+        assert isinstance(result.failure(), MalformedResponse | ErrorResponse)
 
 
 def test_an_unexpected_status_does_not_echo_a_token_in_its_reason() -> None:
@@ -542,8 +924,6 @@ def test_an_unexpected_status_does_not_echo_a_token_in_its_reason() -> None:
 
 @given(pairs=st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), max_size=5))
 def test_the_form_body_is_exactly_what_urlencode_makes(pairs: list[tuple[str, str]]) -> None:
-    from urllib.parse import urlencode  # noqa: PLC0415 - the reference, for this test only
-
     spec = TokenRequestSpec(
         token_url="https://as.example/token",
         client_id="id",
@@ -558,9 +938,6 @@ def test_the_form_body_is_exactly_what_urlencode_makes(pairs: list[tuple[str, st
 def test_basic_credentials_are_percent_encoded_exactly_like_quote(
     client_id: str, secret: str
 ) -> None:
-    import base64  # noqa: PLC0415
-    from urllib.parse import quote  # noqa: PLC0415 - the reference, for this test only
-
     spec = TokenRequestSpec(
         token_url="https://as.example/token", client_id=client_id, client_secret=secret
     )

@@ -1,6 +1,6 @@
 # The seed's snippets are kept verbatim, comments and all: long lines and the seed's
 # `lambda o_auth_token: save_token_to_database(o_auth_token)` included.
-# ruff: noqa: E501, PLW0108
+# ruff: noqa: PLW0108
 # The seed's token provider is an untyped def; pyright reports what flows from its parameters.
 # pyright: reportMissingParameterType=false, reportUnknownParameterType=false
 # pyright: reportUnknownVariableType=false, reportUnknownMemberType=false

@@ -188,7 +188,7 @@ def use_client_and_replies() -> None:
         clock=clock,
     )
     # None when the client shares another client's manager (`auth_manager=`).
-    assert_type(client.client_credentials_auth_credentials, ClientCredentialsAuthCredentials | None)
+    assert_type(client.client_credentials_auth_credentials, ClientCredentialsAuthCredentials)
     assert client.client_credentials_auth_credentials is credentials
     assert_type(client.auth_manager, ClientCredentialsAuthManager)
     assert_type(client.auth_manager, OAuth2)  # the seed's name for the manager
@@ -431,8 +431,8 @@ def use_auth_manager_built_by_hand() -> None:
     api = FakeTransport(handler=lambda request: json_reply(200, {"url": request.url}))
     first = ApiClient(auth_manager=manager, base_url=API, transport=api)
     second = ApiClient(auth_manager=first.auth_manager, transport=api)
-    assert_type(second.client_credentials_auth_credentials, ClientCredentialsAuthCredentials | None)
-    assert second.client_credentials_auth_credentials is None
+    with pytest.raises(ConfigurationError):  # a sharing client has no credentials of its own
+        assert_type(second.client_credentials_auth_credentials, ClientCredentialsAuthCredentials)
     assert second.auth_manager is first.auth_manager is manager
     assert first.get("/a").status == 200
     assert second.get(f"{API}/b").status == 200

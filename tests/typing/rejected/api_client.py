@@ -1,4 +1,4 @@
-# ruff: noqa: E501, B018
+# ruff: noqa: E501
 # fmt: off
 # (An expectation comment must stay on the line it is about: no wrapping, no reformatting.)
 """Mistakes with ApiClient, its replies and its auth manager."""
@@ -29,8 +29,8 @@ ApiClient(client_credentials_auth_credentials=credentials)  # E: call-overload |
 ApiClient(token_url="https://as/t")  # E: call-overload | reportCallIssue
 ApiClient(auth_manager=client.auth_manager, token_url="https://as/t")  # E: call-overload | reportCallIssue
 ApiClient(auth_manager=client.auth_manager, clock=FakeClock())  # E: call-overload | reportCallIssue
-shared.client_credentials_auth_credentials.o_auth_client_id  # E: union-attr | reportOptionalMemberAccess
-provider: TokenProvider | None = client.client_credentials_auth_credentials.o_auth_token_provider  # E: union-attr | reportOptionalMemberAccess
+shared.client_credentials_auth_credentials.o_auth_client_id = "other"  # E: misc | reportAttributeAccessIssue
+provider: TokenProvider = client.client_credentials_auth_credentials.o_auth_token_provider  # E: assignment | reportAssignmentType
 status: str = client.get("/x").status  # E: assignment | reportAssignmentType
 orders = client.get("/orders").json()["orders"]  # E: index | reportIndexIssue, reportUnknownVariableType
 client.get("/x", json={"a": 1})  # E: call-arg | reportCallIssue
