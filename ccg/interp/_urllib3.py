@@ -455,7 +455,7 @@ class Urllib3Transport:
                     f"reply declares {declared} bytes, over the limit of {size}",
                 )
             # read(), not read1(): a body of 1-byte chunks costs a Python round per chunk
-            # with read1, four times the time. The watchdog ends a read that waits or loops
+            # with read1. The watchdog ends a read that waits or loops
             # past the deadline; the check below one whose bytes keep flowing.
             while piece := response.read(_READ_PIECE, decode_content=False):
                 body.add(piece)

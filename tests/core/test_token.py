@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Final
 
 import msgspec
@@ -173,6 +174,7 @@ def test_a_sound_token_has_no_problem(token: OAuthToken) -> None:
             "access_token cannot be sent in a header: character 2 of 3 is a non-ASCII character",
         ),
         (forced(token_type=None), "token_type must be a str, got NoneType"),
+        (forced(token_type=5), "token_type must be a str, got int"),
         (forced(scope=["read"]), "scope must be a str or None, got list"),
         (forced(scope=True), "scope must be a str or None, got bool"),
         (forced(refresh_token=1), "refresh_token must be a str or None, got int"),
@@ -200,8 +202,7 @@ def test_an_int_expiry_beyond_the_range_of_a_float_is_a_problem_not_a_crash(expi
     `step` is not total for `TokenSet` and `TokenProvided`, nor `initial_state`.)"""
     token = forced(expiry=expiry)
     problem = token_problem(token)
-    assert problem is not None
-    assert "expiry" in problem
+    assert problem == "expiry is out of range"
     now = Now(monotonic=0.0, wall=1.7e9)
     policy = Policy(
         request=TokenRequestSpec(token_url="https://a/t", client_id="i", client_secret="s")
@@ -211,6 +212,12 @@ def test_an_int_expiry_beyond_the_range_of_a_float_is_a_problem_not_a_crash(expi
     assert initial_state(token, now) == Failure(
         InvalidToken(origin=TokenOrigin.INITIAL, reason=problem)
     )
+
+
+def test_the_largest_int_a_float_can_hold_is_an_expiry() -> None:
+    largest = int(sys.float_info.max)
+    assert token_problem(forced(expiry=largest)) is None
+    assert token_problem(forced(expiry=-largest)) is None
 
 
 @given(token=hostile_tokens())

@@ -945,3 +945,14 @@ def test_basic_credentials_are_percent_encoded_exactly_like_quote(
     assert header is not None
     decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
     assert decoded == f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+
+
+def test_every_field_the_server_sent_is_kept() -> None:
+    body = (
+        b'{"access_token":"t","token_type":"bearer","expires_in":60,'
+        b'"scope":"read","refresh_token":"r1"}'
+    )
+    decoded = decode_token_reply(HttpReply(status=200, body=body))
+    assert decoded.unwrap() == OAuthToken(
+        access_token="t", token_type="bearer", expires_in=60, scope="read", refresh_token="r1"
+    )
