@@ -321,17 +321,9 @@ class _WatchedHTTPConnection(HTTPConnection):
         return super().getresponse()
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    """`_WatchedHTTPConnection` over TLS: the handshake is watched too."""
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _watch(sock)
-        return sock
-
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's
-        _watch(self.sock)
-        return super().getresponse()
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """`_WatchedHTTPConnection` over TLS (its `super()` is then HTTPSConnection): the
+    handshake is watched too."""
 
 
 # pyright finds urllib3's own connection classes unfit for these (a Final class attribute

@@ -28,6 +28,7 @@ _CACHE: Final = _ROOT / ".cache" / f"urllib3-{OLDEST}"
 _MODULES: Final = (
     "tests/integration/test_urllib3_transport.py",
     "tests/integration/test_bounded_reads.py",
+    "tests/integration/test_urllib3_tls.py",
 )
 _RUN: Final = """
 import sys, urllib3, pytest
