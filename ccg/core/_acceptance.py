@@ -49,11 +49,7 @@ def accept_reply(
     if token.expires_in is None:
         return Success(Held(token=token, expires_at=math.inf))
     lifetime = clamped_lifetime(token.expires_in)
-    sent_at_wall = now.wall - (now.monotonic - started)
-    held = Held(
-        token=msgspec.structs.replace(token, expiry=sent_at_wall + lifetime),
-        expires_at=started + lifetime,
-    )
+    held = Held(token=_stamped(token, now, started, lifetime), expires_at=started + lifetime)
     if now.monotonic >= usable_until(held, policy.clock_skew):
         return Failure(TokenExpiredOnArrival(expires_in=token.expires_in))
     return Success(held)
@@ -75,16 +71,25 @@ def accept_token(
         return Failure(InvalidToken(origin=origin, reason=problem))
     assert isinstance(token, OAuthToken)  # token_problem checked it
     if token.expiry is not None:
-        return Success(Held(token=token, expires_at=now.monotonic + (token.expiry - now.wall)))
+        expires_at = now.monotonic + (token.expiry - now.wall)
+        # NaN only from infinite clock readings, which no real clock gives: expired, then.
+        return Success(
+            Held(token=token, expires_at=-math.inf if math.isnan(expires_at) else expires_at)
+        )
     if token.expires_in is not None:
         lifetime = clamped_lifetime(token.expires_in)
         start = now.monotonic if since is None else since
         return Success(
-            Held(
-                token=msgspec.structs.replace(
-                    token, expiry=now.wall - (now.monotonic - start) + lifetime
-                ),
-                expires_at=start + lifetime,
-            )
+            Held(token=_stamped(token, now, start, lifetime), expires_at=start + lifetime)
         )
     return Success(Held(token=token, expires_at=math.inf))
+
+
+def _stamped(token: OAuthToken, now: Now, start: float, lifetime: int) -> OAuthToken:
+    """`token` with `expiry` = the wall clock at `start` (monotonic) + `lifetime`.
+
+    Left unstamped when that is not a finite number (an infinite wall clock reading): the
+    token still expires here, on the monotonic clock.
+    """
+    expiry = now.wall - (now.monotonic - start) + lifetime
+    return msgspec.structs.replace(token, expiry=expiry if math.isfinite(expiry) else None)
