@@ -69,6 +69,28 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
+def _read_request(sock: ssl.SSLSocket) -> bytes:
+    """A whole request: headers, then as many body bytes as Content-Length says."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def _serve(listener: socket.socket, context: ssl.SSLContext | None, stop: threading.Event) -> None:
     """Answer each connection with one reply over TLS; with no context, say nothing at all."""
     listener.settimeout(0.1)
@@ -84,7 +106,7 @@ def _serve(listener: socket.socket, context: ssl.SSLContext | None, stop: thread
             raw.settimeout(5)
             try:
                 with context.wrap_socket(raw, server_side=True) as tls:
-                    tls.recv(65536)
+                    _read_request(tls)  # whole: unread bytes would make close() a reset
                     tls.sendall(_REPLY)
             except (ssl.SSLError, OSError):
                 pass  # a client that refused the certificate
