@@ -32,6 +32,7 @@ from benchmarks._clients import (
     CcgClient,
     ClientKind,
     ccg_token_request,
+    close_pool_manager,
     raw_pool,
     raw_request,
 )
@@ -614,7 +615,7 @@ def cold_fetch(server: Server, kinds: Sequence[ClientKind], s: Settings) -> Fami
             raw_request(pool, "POST", request.url, headers, request.body)
             return time.perf_counter() - start
         finally:
-            pool.clear()
+            close_pool_manager(pool)  # as ccg's row closes its client's connections
 
     def ccg_first_token_warm() -> float:
         client = CcgClient(server.base_url, TOKEN_PATH, transport=warm_transport)

@@ -30,6 +30,7 @@ ALLOWED_MODULES: Final = frozenset(
         "typing",
         "collections.abc",
         "enum",
+        "functools",  # cached_property: Policy keeps the token request it built
         "math",
         "base64",
         "re",

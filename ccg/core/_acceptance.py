@@ -28,6 +28,8 @@ __all__ = ["accept_reply", "accept_token", "token_request"]
 
 def token_request(policy: Policy, extra_params: tuple[tuple[str, str], ...] = ()) -> HttpRequest:
     """The token request of `policy`, with `extra_params` added for this request only."""
+    if not extra_params:
+        return policy.token_request
     return build_token_request(policy.request, extra_params=extra_params, limits=policy.limits)
 
 

@@ -7,14 +7,15 @@ set by hand, so they cannot disagree with them.
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import Final
 
 import msgspec
 
-from ccg.core._http import TOKEN_REQUEST_LIMITS, Limits
+from ccg.core._http import TOKEN_REQUEST_LIMITS, HttpRequest, Limits
 from ccg.core._token import DEFAULT_CLOCK_SKEW
-from ccg.core._wire import BEARER, TokenRequestSpec
+from ccg.core._wire import BEARER, TokenRequestSpec, build_token_request
 
 __all__ = ["FLIGHT_GRACE", "Policy", "TokenSource"]
 
@@ -32,8 +33,11 @@ class TokenSource(StrEnum):
     """Asked of `o_auth_token_provider` (`CallTokenProvider`)."""
 
 
-class Policy(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """The client's fixed settings, as the machine needs them."""
+class Policy(msgspec.Struct, frozen=True, kw_only=True, dict=True):
+    """The client's fixed settings, as the machine needs them.
+
+    (`dict=True` only lets `token_request` keep the request it built: every fetch of a
+    client sends the same one.)"""
 
     request: TokenRequestSpec
     """How to build the token request."""
@@ -48,3 +52,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     `limits.total_timeout + FLIGHT_GRACE` seconds."""
     token_types: tuple[str, ...] = BEARER
     """The `token_type`s accepted from the token endpoint, in lower case."""
+
+    @functools.cached_property
+    def token_request(self) -> HttpRequest:
+        """The token request every fetch sends (built once: the settings never change)."""
+        return build_token_request(self.request, limits=self.limits)

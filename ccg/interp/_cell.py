@@ -97,9 +97,9 @@ class TokenCell:
         """
         with self._lock:
             decision = step(self.policy, self._state, event, self.now())
-            state = decision.state
-            if state is not self._state:  # a step that changes nothing returns the same value
-                self._state = state
+            state, before = decision.state, self._state
+            self._state = state
+            if state.held is not before.held:  # the snapshot depends on the held token alone
                 self.snapshot = _snapshot(self.policy, state)
             answer = decision.answer
             if cause is not None and isinstance(answer, Fail) and answer.flight is not None:

@@ -204,8 +204,8 @@ class _Watchdog:
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
         # When the thread will wake by itself (inf: only when told). An alarm due later
-        # needs no wake-up: waking the thread for each request would cost each request
-        # a thread switch.
+        # needs no wake-up: the thread sleeps until the earliest live alarm, which is due
+        # before it, so each request need not cost a thread switch.
         self._wakes_at = math.inf
 
     def _forget_in_child(self) -> None:
@@ -249,14 +249,15 @@ class _Watchdog:
                 self._cond.wait()
                 continue
             deadline, _order, alarm = due[0]
+            if not alarm.live:
+                # Dropped now, not at its deadline: under a steady stream of requests the
+                # thread would otherwise wake once for each of them, half a minute later.
+                heapq.heappop(due)
+                continue
             wait = deadline - time.monotonic()
             if wait <= 0:
                 heapq.heappop(due)
-                if alarm.live:
-                    return alarm
-                continue
-            # A disarmed alarm stays until its deadline (or a purge in `arm`): popping it
-            # early would leave the thread idle, and the next request would have to wake it.
+                return alarm
             self._wakes_at = deadline
             self._cond.wait(wait)
 
@@ -342,6 +343,20 @@ _WATCHED_POOLS: Final[dict[str, type[HTTPConnectionPool] | type[HTTPSConnectionP
 }
 
 
+def _read_bounded(response: urllib3.BaseHTTPResponse, body: BoundedBody, watch: _Watch) -> bytes:
+    """The body of `response`, decompressed by `body` within its limit and `watch`'s deadline."""
+    # read(), not read1(): a body of 1-byte chunks costs a Python round per chunk with
+    # read1. The watchdog ends a read that waits or loops past the deadline; the check
+    # below, one whose bytes keep flowing.
+    while piece := response.read(_READ_PIECE, decode_content=False):
+        body.add(piece)
+        if time.monotonic() > watch.deadline:
+            raise _Overdue
+        if response.length_remaining == 0:
+            break  # the whole declared body: no read for the end of it
+    return body.finish()
+
+
 class Urllib3Transport:
     """Sends requests through one shared, thread-safe `urllib3.PoolManager`.
 
@@ -376,6 +391,7 @@ class Urllib3Transport:
         self._routes: dict[str, tuple[_Route | None]] | None = (
             {} if type(self._pool) is urllib3.PoolManager else None
         )
+        self._seen_once: set[str] = set()  # URLs requested once, whose route is not known yet
 
     def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
         """Send `request` and read the whole reply, within `request.limits` if set."""
@@ -439,29 +455,29 @@ class Urllib3Transport:
         """
         clean = False
         try:
-            body = BoundedBody(size, response.headers.get("Content-Encoding"))
-            declared = response.headers.get("Content-Length", "")
-            if size is not None and body.identity and declared.isdigit() and int(declared) > size:
-                return _failure(
-                    TransportFailureKind.TOO_LARGE,
-                    f"reply declares {declared} bytes, over the limit of {size}",
-                )
-            # read(), not read1(): a body of 1-byte chunks costs a Python round per chunk
-            # with read1. The watchdog ends a read that waits or loops
-            # past the deadline; the check below one whose bytes keep flowing.
-            while piece := response.read(_READ_PIECE, decode_content=False):
-                body.add(piece)
-                if time.monotonic() > watch.deadline:
-                    raise _Overdue
-                if response.length_remaining == 0:
-                    break  # the whole declared body: no read for the end of it
+            headers = response.headers
+            encoding = headers.get("Content-Encoding")
+            declared = headers.get("Content-Length", "")
+            if encoding is None and declared.isdigit():
+                # The usual token reply: plain, its length declared. One read of that many
+                # bytes; no decoder to run.
+                length = int(declared)
+                if size is not None and length > size:
+                    return _failure(
+                        TransportFailureKind.TOO_LARGE,
+                        f"reply declares {declared} bytes, over the limit of {size}",
+                    )
+                data = response.read(length, decode_content=False)
+                if len(data) != length and not watch.end():
+                    return _failure(
+                        TransportFailureKind.PROTOCOL,
+                        f"reply body cut short: {len(data)} of {length} bytes",
+                    )
+            else:
+                data = _read_bounded(response, BoundedBody(size, encoding), watch)
             if watch.end():  # the body ended because the watchdog shut the socket down
                 raise _Overdue
-            reply = HttpReply(
-                status=response.status,
-                headers=tuple(response.headers.iteritems()),
-                body=body.finish(),
-            )
+            reply = HttpReply(status=response.status, headers=tuple(headers.iteritems()), body=data)
             clean = True
             return Success(reply)
         except BodyTooLarge as exc:
@@ -484,12 +500,21 @@ class Urllib3Transport:
         else:
             # One get(), no `in` then `[]`: another thread may clear the dict in between.
             remembered = routes.get(url)
-            if remembered is None:
+            if remembered is not None:
+                route = remembered[0]
+            elif url in self._seen_once:
                 remembered = (_pool_route(self._pool, url),)
                 if len(routes) >= _MAX_ROUTES:
                     routes.clear()
                 routes[url] = remembered
-            route = remembered[0]
+                route = remembered[0]
+            else:
+                # A first request to a URL goes through urllib3's routing: working its route
+                # out pays off from the second one (and a URL called once never pays).
+                if len(self._seen_once) >= _MAX_ROUTES:
+                    self._seen_once.clear()
+                self._seen_once.add(url)
+                route = None
         if route is None:
             return self._pool.request(
                 request.method,

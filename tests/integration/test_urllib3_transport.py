@@ -7,7 +7,8 @@ looked up again, a subclass (ProxyManager) keeps urllib3's routing. They run on 
 urllib3 in the environment (the newest the project allows) and, through
 test_urllib3_versions.py, on the oldest (2.2.0).
 
-White-box in one place: some tests read the transport's route memory (`_routes`).
+White-box in one place: some tests read the transport's route memory (`_routes`, and
+`_seen_once` for URLs requested once, whose route is worked out on their second request).
 """
 # pyright: reportPrivateUsage=false
 
@@ -150,11 +151,16 @@ def test_routed_request_is_byte_identical_to_urllib3_routing(
     own = Urllib3Transport()
     by_urllib3 = Urllib3Transport(pool_manager=UrllibRouted(cert_reqs="CERT_REQUIRED"))
 
-    for transport in (routed, own, by_urllib3):
+    # Twice each for ccg's transports: a URL's route is worked out on its second request.
+    for transport in (routed, routed, own, own, by_urllib3):
         assert _ok(transport, request).body == b"ok"
 
-    mine, own_bytes, theirs = wire.received
-    assert mine == own_bytes == theirs
+    mine_first, mine, own_first, own_bytes, theirs = wire.received
+    assert routed._routes is not None
+    assert own._routes is not None
+    assert routed._routes[request.url][0] is not None  # the second request was routed by ccg
+    assert own._routes[request.url][0] is not None
+    assert mine == own_bytes == theirs == mine_first == own_first
     assert mine.startswith(method.upper().encode() + b" ")
 
 
@@ -186,7 +192,7 @@ def test_the_manager_still_evicts_and_recreates_its_pools() -> None:
 def test_requests_share_the_pool_urllib3_would_use(recorder: RecordingServer) -> None:
     manager = _pool_manager()
     transport = Urllib3Transport(pool_manager=manager)
-    for path in ("/a", "/b?x=1", "/a"):
+    for path in ("/a", "/b?x=1", "/a", "/b?x=1"):  # a route is worked out on a second request
         assert _ok(transport, HttpRequest(method="GET", url=recorder.url + path)).status == 200
     assert len(manager.pools) == 1
     urllib3_pool = manager.connection_from_url(recorder.url + "/c")
@@ -245,10 +251,13 @@ def test_remembered_routes_are_bounded(
     monkeypatch.setattr(_urllib3, "_MAX_ROUTES", 4)
     transport = Urllib3Transport()
     for n in range(10):
-        assert _ok(transport, HttpRequest(method="GET", url=f"{recorder.url}/{n}")).status == 200
+        for _ in range(2):  # a route is worked out on a second request
+            sent = HttpRequest(method="GET", url=f"{recorder.url}/{n}")
+            assert _ok(transport, sent).status == 200
         assert transport._routes is not None
         assert 1 <= len(transport._routes) <= 4
-    assert [r.path for r in recorder.requests()] == [f"/{n}" for n in range(10)]
+        assert len(transport._seen_once) <= 4
+    assert [r.path for r in recorder.requests()] == [f"/{n}" for n in range(10) for _ in "ab"]
 
 
 @pytest.mark.integration
@@ -308,7 +317,8 @@ def test_a_url_without_scheme_is_left_to_urllib3(recorder: RecordingServer) -> N
     transport = Urllib3Transport()
     url = recorder.url.removeprefix("http://") + "/bare"
     # urllib3 2.2 warns with a DeprecationWarning, later ones with a FutureWarning.
-    with pytest.warns((FutureWarning, DeprecationWarning), match="without a scheme"):
-        reply = _ok(transport, HttpRequest(method="GET", url=url))
-    assert reply.status == 200
+    for _ in range(2):  # a route is worked out on a second request
+        with pytest.warns((FutureWarning, DeprecationWarning), match="without a scheme"):
+            reply = _ok(transport, HttpRequest(method="GET", url=url))
+        assert reply.status == 200
     assert transport._routes == {url: (None,)}
