@@ -95,44 +95,33 @@ def _reply_input(
     return FlightAbandoned(flight=flight, reason=reason)
 
 
-def _produce(
-    cell: TokenCell, effect: FetchToken | CallTokenProvider | NotifyTokenUpdate
-) -> Flow[tuple[Input, BaseException | None]]:
-    """Have the shell run `effect`; the input it produced, and the exception behind it."""
-    if isinstance(effect, NotifyTokenUpdate):
-        try:
-            yield effect
-        except Exception as exc:  # any callback failure is the caller's typed error
-            return TokenUpdateRaised(token=effect.token, reason=_describe(exc)), exc
-        return TokenUpdateNotified(token=effect.token), None
-    flight = effect.flight
-    running = _RUNNING.set(flight)
-    try:
-        outcome = yield (effect.request if isinstance(effect, FetchToken) else effect)
-    except Exception as exc:
-        if isinstance(effect, CallTokenProvider):
-            return TokenProviderRaised(flight=flight, reason=_describe(exc)), exc
-        # A transport reports failures as values; raising is a bug or a surprise.
-        return FlightAbandoned(flight=flight, reason=_describe(exc)), exc
-    except BaseException as exc:
-        # An interrupt or a cancellation: settle the flight for its waiters, then let it go on.
-        cell.step(FlightAbandoned(flight=flight, reason=_describe(exc)), exc)
-        raise
-    finally:
-        try:  # noqa: SIM105 - contextlib.suppress would cost every fetch a context manager
-            _RUNNING.reset(running)
-        except ValueError:  # closed from another context (by the garbage collector, say)
-            pass  # nothing of this flow's to restore there
+def _outcome(effect: FetchToken | CallTokenProvider | NotifyTokenUpdate, outcome: object) -> Input:
+    """The input for what the shell's run of `effect` returned."""
+    if isinstance(effect, FetchToken):
+        return _reply_input(effect.flight, outcome)
     if isinstance(effect, CallTokenProvider):
-        return TokenProvided(flight=flight, token=outcome), None
-    return _reply_input(flight, outcome), None
+        return TokenProvided(flight=effect.flight, token=outcome)
+    return TokenUpdateNotified(token=effect.token)
+
+
+def _failed(effect: FetchToken | CallTokenProvider | NotifyTokenUpdate, exc: Exception) -> Input:
+    """The input for an exception the shell's run of `effect` raised."""
+    reason = _describe(exc)
+    if isinstance(effect, NotifyTokenUpdate):
+        return TokenUpdateRaised(token=effect.token, reason=reason)  # the caller's typed error
+    if isinstance(effect, CallTokenProvider):
+        return TokenProviderRaised(flight=effect.flight, reason=reason)
+    # A transport reports failures as values; raising is a bug or a surprise.
+    return FlightAbandoned(flight=effect.flight, reason=reason)
 
 
 def _run(cell: TokenCell, event: Input) -> Flow[tuple[Answer | None, BaseException | None]]:
     """Step `event`, run the work that follows until none is left; the caller's answer.
 
     The first answer a decision gives is this caller's; the outcomes of the work it
-    runs after that still step the machine, but answer no one.
+    runs after that still step the machine, but answer no one. While it runs a flight's
+    work, the flight is this context's (`_RUNNING`), so that code the work calls asking
+    for the token it is fetching is refused rather than left to wait for itself.
     """
     decision = cell.step(event)
     answer, cause = decision.answer, None
@@ -141,7 +130,26 @@ def _run(cell: TokenCell, event: Input) -> Flow[tuple[Answer | None, BaseExcepti
         for effect in decision.work:
             if not isinstance(effect, _PRODUCING):
                 continue  # ReleaseWaiters: the cell woke them as it stepped
-            produced, cause = yield from _produce(cell, effect)
+            flight = None if isinstance(effect, NotifyTokenUpdate) else effect.flight
+            running = None if flight is None else _RUNNING.set(flight)
+            try:
+                outcome = yield (effect.request if isinstance(effect, FetchToken) else effect)
+            except Exception as exc:
+                produced, cause = _failed(effect, exc), exc
+            except BaseException as exc:
+                if flight is not None:
+                    # An interrupt or a cancellation: settle the flight for its waiters,
+                    # then let it go on.
+                    cell.step(FlightAbandoned(flight=flight, reason=_describe(exc)), exc)
+                raise
+            else:
+                produced, cause = _outcome(effect, outcome), None
+            finally:
+                if running is not None:
+                    try:  # noqa: SIM105 - suppress() would cost every fetch a context manager
+                        _RUNNING.reset(running)
+                    except ValueError:  # closed from another context (by the garbage collector)
+                        pass  # nothing of this flow's to restore there
         if produced is None:
             return answer, cause
         decision = cell.step(produced, cause)
