@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Final, cast
 
 from ccg._errors import ConfigurationError
-from ccg.core import DEFAULT_CLOCK_SKEW, Limits
+from ccg.core import DEFAULT_CLOCK_SKEW, MAX_LIFETIME, Limits, ResiliencePolicy
 
 __all__ = [
     "RESERVED_PARAMS",
@@ -21,6 +21,7 @@ __all__ = [
     "checked_flag",
     "checked_limits",
     "checked_params",
+    "checked_resilience",
     "checked_scopes",
     "checked_text",
     "checked_with_methods",
@@ -163,3 +164,38 @@ def checked_with_methods(field: str, value: object, methods: Sequence[str], hint
         raise ConfigurationError(
             field, f"{type(value).__name__} has no {', '.join(missing)}() method; {hint}"
         )
+
+
+def _count(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(field, f"must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def checked_resilience(field: str, value: object) -> ResiliencePolicy:
+    """A `ResiliencePolicy` whose numbers make sense together (all finite, none negative)."""
+    if not isinstance(value, ResiliencePolicy):
+        raise ConfigurationError(
+            field, f"expected ccg.ResiliencePolicy, got {type(value).__name__}"
+        )
+    ratio = _seconds(f"{field}.refresh_ratio", value.refresh_ratio)
+    if not 0 <= ratio < 1:
+        raise ConfigurationError(f"{field}.refresh_ratio", f"must be in [0, 1), got {ratio}")
+    for name in ("call_timeout", "backoff_base", "backoff_cap"):
+        if _seconds(f"{field}.{name}", getattr(value, name)) <= 0:
+            raise ConfigurationError(f"{field}.{name}", "must be > 0")
+    for name in ("retry_after_cap", "cool_down", "breaker_open_for"):
+        if _seconds(f"{field}.{name}", getattr(value, name)) < 0:
+            raise ConfigurationError(f"{field}.{name}", "must be >= 0")
+    if value.backoff_cap < value.backoff_base:
+        raise ConfigurationError(f"{field}.backoff_cap", "must be >= backoff_base")
+    default: object = value.default_lifetime
+    if default is not None:
+        seconds = _seconds(f"{field}.default_lifetime", default)
+        if not 0 < seconds <= MAX_LIFETIME:
+            raise ConfigurationError(
+                f"{field}.default_lifetime", f"must be in (0, {MAX_LIFETIME}] or None"
+            )
+    _count(f"{field}.max_attempts", value.max_attempts)
+    _count(f"{field}.breaker_threshold", value.breaker_threshold)
+    return value

@@ -17,10 +17,27 @@ from urllib.parse import urlsplit
 import msgspec
 from returns.result import Success
 
-from ccg._checks import checked_flag, checked_limits, checked_with_methods
+from ccg._checks import (
+    checked_callable,
+    checked_flag,
+    checked_limits,
+    checked_resilience,
+    checked_with_methods,
+)
 from ccg._credentials import ClientCredentialsAuthCredentials
 from ccg._errors import ApiTransportError, ConfigurationError
-from ccg.core import TOKEN_REQUEST_LIMITS, Headers, HttpReply, HttpRequest, Limits, OAuthToken
+from ccg.core import (
+    TOKEN_REQUEST_LIMITS,
+    Event,
+    Headers,
+    HttpReply,
+    HttpRequest,
+    InsufficientScope,
+    Limits,
+    OAuthToken,
+    ResiliencePolicy,
+    bearer_challenge,
+)
 from ccg.interp import (
     SYSTEM_CLOCK,
     BearerPresenter,
@@ -71,6 +88,18 @@ def check_url(field: str, url: object, *, allow_insecure_http: bool = False) -> 
     return url
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of `url` (the default port made explicit)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
 def _credentials(value: object) -> ClientCredentialsAuthCredentials:
     """`value` if it is credentials (callers without a type checker may pass anything)."""
     if not isinstance(value, ClientCredentialsAuthCredentials):
@@ -107,7 +136,14 @@ class ApiClient:
     manager, and its token, with whoever else uses it). `transport` carries the API
     calls, `token_transport` the token requests (default: the same transport), so
     an mTLS pool can serve the token endpoint alone, or a proxy the API alone.
-    `clock` and `entropy` are for tests (`ccg.testing.FakeClock`).
+    `resilience` tunes renewal and retries (`ResiliencePolicy`); `on_event` receives
+    every token event (for metrics; they are logged to the `ccg` logger anyway).
+    `clock`, `entropy` and `spawn` are for tests (`ccg.testing.FakeClock`,
+    `ccg.testing.run_inline`).
+
+    A 401 from the API's own origin (that of `base_url`; any origin without one)
+    to a request that carried a token lets that token go, gets a new one and sends
+    the request once more; a second 401 in a row starts a cool-down instead.
     """
 
     @overload
@@ -122,6 +158,9 @@ class ApiClient:
         clock: Clock | None = None,
         entropy: Callable[[], float] | None = None,
         token_request_limits: Limits | None = None,
+        resilience: ResiliencePolicy | None = None,
+        on_event: Callable[[Event], object] | None = None,
+        spawn: Callable[[Callable[[], None]], object] | None = None,
         presenter: TokenPresenter | None = None,
         allow_insecure_http: bool = False,
     ) -> None: ...
@@ -148,6 +187,9 @@ class ApiClient:
         clock: Clock | None = None,
         entropy: Callable[[], float] | None = None,
         token_request_limits: Limits | None = None,
+        resilience: ResiliencePolicy | None = None,
+        on_event: Callable[[Event], object] | None = None,
+        spawn: Callable[[Callable[[], None]], object] | None = None,
         auth_manager: ClientCredentialsAuthManager | None = None,
         presenter: TokenPresenter | None = None,
         allow_insecure_http: bool = False,
@@ -160,6 +202,7 @@ class ApiClient:
                 "base_url", base_url, allow_insecure_http=self._allow_insecure_http
             ).rstrip("/")
         )
+        self._api_origin = None if self._base_url is None else _origin(self._base_url)
         for field, port in (("transport", transport), ("token_transport", token_transport)):
             if port is not None:
                 checked_with_methods(field, port, ["send"], "see ccg.Transport")
@@ -183,6 +226,9 @@ class ApiClient:
                 "clock": clock,
                 "entropy": entropy,
                 "token_request_limits": token_request_limits,
+                "resilience": resilience,
+                "on_event": on_event,
+                "spawn": spawn,
             }
             self._auth = self._shared(auth_manager, own_settings)
             self._credentials = None
@@ -195,6 +241,7 @@ class ApiClient:
         credentials = _credentials(client_credentials_auth_credentials)
         token_url = check_url("token_url", token_url, allow_insecure_http=self._allow_insecure_http)
         self._credentials = credentials
+        checked_callable("on_event", on_event)
         self._auth = credentials.create_auth_manager(
             token_url,
             transport=token_transport or self._transport,
@@ -204,6 +251,11 @@ class ApiClient:
                 "token_request_limits",
                 TOKEN_REQUEST_LIMITS if token_request_limits is None else token_request_limits,
             ),
+            resilience=checked_resilience(
+                "resilience", ResiliencePolicy() if resilience is None else resilience
+            ),
+            on_event=on_event,
+            spawn=spawn,
         )
 
     @staticmethod
@@ -284,28 +336,65 @@ class ApiClient:
         `url` is absolute, or a path under `base_url`. With `requires_auth` (the
         default) a usable token is obtained first; if none can be had, the typed
         `TokenAcquisitionError` is raised and nothing is sent. No redirects are
-        followed, so the token never reaches another URL.
+        followed, so the token never reaches another URL. A 401 is recovered from
+        once (see the class); a 403 `insufficient_scope` is reported, not retried.
         """
-        reply, _token = self._exchange(method, url, headers, body, json, requires_auth)
-        return reply
-
-    def _exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | str | None,
-        json: object,
-        requires_auth: bool,
-    ) -> tuple[HttpReply, OAuthToken | None]:
-        """Send one request; its reply, and the token it carried (for a 401 to name)."""
         target = self._url(url, requires_auth)
         pairs: Headers = ()
         if headers is not None or json is not None:
             pairs, body = _merged(headers, body, json)
-        token = None
+        payload = body.encode() if isinstance(body, str) else (body or b"")
+        reply, token = self._exchange(method, target, pairs, payload, requires_auth, None)
+        if token is None or reply.status not in (401, 403):
+            return reply
+        if reply.status == 403:
+            challenge = bearer_challenge(reply.headers)
+            if challenge is not None and challenge.error == "insufficient_scope":
+                self._auth.report(InsufficientScope(status=403, scope=challenge.scope))
+            return reply
+        reason = self._rejection(target, reply)
+        if reason is None:
+            return reply
+        # The body is bytes, so it can be sent again: once, with the token now held.
+        replacement = self._auth.token_rejected(token, reason=reason)
+        if replacement is None:
+            return reply
+        replayed, _ = self._exchange(method, target, pairs, payload, True, replacement)
+        return replayed
+
+    def _rejection(self, target: str, reply: HttpReply) -> str | None:
+        """Why the 401 `reply` from `target` means the token was rejected, or None when it
+        says nothing about the token (another origin, or a challenge such as
+        `invalid_request` that is about the request)."""
+        if self._api_origin is not None and _origin(target) != self._api_origin:
+            return None
+        challenge = bearer_challenge(reply.headers)
+        if challenge is None or challenge.error is None:
+            return "HTTP 401"
+        if challenge.error != "invalid_token":
+            return None
+        detail = f": {challenge.error_description[:200]}" if challenge.error_description else ""
+        return f"HTTP 401 invalid_token{detail}"
+
+    def _exchange(
+        self,
+        method: str,
+        target: str,
+        pairs: Headers,
+        body: bytes,
+        requires_auth: bool,
+        token: OAuthToken | None,
+    ) -> tuple[HttpReply, OAuthToken | None]:
+        """Send one request (with `token`, or the one held); its reply, and the token it
+        carried (for a 401 to name)."""
         if requires_auth:
-            if self._bearer:
+            if token is not None:
+                header = (
+                    "Bearer " + token.access_token
+                    if self._bearer
+                    else self._presenter.authorization(token, method, target)
+                )
+            elif self._bearer:
                 token, header = self._auth.bearer()
             else:
                 token = self._auth.token()
@@ -319,15 +408,10 @@ class ApiClient:
             else:
                 pairs = (("Authorization", header),)
         sent = self._transport.send(
-            HttpRequest(
-                method=method,
-                url=target,
-                headers=pairs,
-                body=body.encode() if isinstance(body, str) else (body or b""),
-            )
+            HttpRequest(method=method, url=target, headers=pairs, body=body)
         )
         if not isinstance(sent, Success):
-            raise ApiTransportError(f"{method} {url}: {sent.failure().reason}")
+            raise ApiTransportError(f"{method} {target}: {sent.failure().reason}")
         return sent.unwrap(), token
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> HttpReply:

@@ -25,9 +25,11 @@ from ccg.core import (
     ClientAuthentication,
     ClientSecretBasic,
     ClientSecretPost,
+    Event,
     InvalidToken,
     Limits,
     OAuthToken,
+    ResiliencePolicy,
     TokenOrigin,
     TokenRequestSpec,
     token_problem,
@@ -193,6 +195,9 @@ class ClientCredentialsAuthCredentials:
         clock: Clock = SYSTEM_CLOCK,
         entropy: Callable[[], float] = random.random,
         limits: Limits = TOKEN_REQUEST_LIMITS,
+        resilience: ResiliencePolicy = ResiliencePolicy(),  # noqa: B008 - frozen
+        on_event: Callable[[Event], object] | None = None,
+        spawn: Callable[[Callable[[], None]], object] | None = None,
     ) -> ClientCredentialsAuthManager:
         """A new token manager for these credentials at `token_url` (already checked).
 
@@ -209,6 +214,9 @@ class ClientCredentialsAuthCredentials:
             on_token_update=self._on_update,
             token=self._token,
             limits=limits,
+            resilience=resilience,
+            on_event=on_event,
+            spawn=spawn,
         )
         self._managers = [weakref.ref(m) for m in self._live_managers()]
         self._managers.append(weakref.ref(manager))

@@ -9,6 +9,7 @@ from typing import assert_never
 
 from ccg.core import (
     Abandoned,
+    CallTimedOut,
     ErrorResponse,
     FlightTimedOut,
     InvalidToken,
@@ -18,6 +19,7 @@ from ccg.core import (
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
+    RejectedByApi,
     TokenExpiredOnArrival,
     TokenFailure,
     TokenOrigin,
@@ -38,6 +40,7 @@ __all__ = [
     "TokenEndpointUnreachable",
     "TokenFetchAbandoned",
     "TokenProviderError",
+    "TokenRejectedError",
     "TokenResponseError",
     "TokenUpdateCallbackError",
     "exception_for",
@@ -82,6 +85,9 @@ class TokenAcquisitionError(CcgError):
         super().__init__(message)
         self.failure = failure
         """The core's account of the failure (a `TokenFailure` value)."""
+        self.retry_after: float | None = None
+        """Seconds until ccg makes its next token request, when something holds it back
+        (a backoff, a cool-down, an open breaker): calls before then fail at once."""
 
     @property
     def status(self) -> int | None:
@@ -144,12 +150,33 @@ class TokenUpdateCallbackError(TokenAcquisitionError):
     """`o_auth_on_token_update` raised. The new token is kept; the callback is not retried."""
 
 
+class TokenRejectedError(TokenAcquisitionError):
+    """A protected endpoint rejected a fresh token right after rejecting the one before it.
+
+    Fetching another would likely meet the same fate (a wrong audience, a revoked
+    client), so calls fail at once until the cool-down ends (`retry_after`)."""
+
+
 class ApiTransportError(CcgError):
     """A request to the API itself got no reply (connection refused, timeout, ...)."""
 
 
-def exception_for(failure: TokenFailure) -> TokenAcquisitionError | InvalidTokenError:
-    """The typed exception for a core failure (the shell chains any user exception as cause)."""
+def exception_for(
+    failure: TokenFailure, retry_after: float | None = None
+) -> TokenAcquisitionError | InvalidTokenError:
+    """The typed exception for a core failure (the shell chains any user exception as cause).
+
+    `retry_after`: seconds until the next token request, when the machine holds it back;
+    the error keeps it and its message says it.
+    """
+    error = _exception_for(failure)
+    if retry_after is not None and isinstance(error, TokenAcquisitionError):
+        error.retry_after = retry_after
+        error.args = (f"{error.args[0]} (next token request in {retry_after:.1f} s)",)
+    return error
+
+
+def _exception_for(failure: TokenFailure) -> TokenAcquisitionError | InvalidTokenError:
     match failure:
         case ErrorResponse():
             return OAuthProviderException(failure)
@@ -194,6 +221,14 @@ def exception_for(failure: TokenFailure) -> TokenAcquisitionError | InvalidToken
             )
         case Abandoned(reason=reason):
             return TokenFetchAbandoned(f"the token fetch stopped with {reason}", failure)
+        case CallTimedOut(seconds=seconds):
+            return TokenAcquisitionTimeout(
+                f"no token after {seconds:.1f} s: the call's call_timeout passed", failure
+            )
+        case RejectedByApi(reason=reason):
+            return TokenRejectedError(
+                f"the API rejected a freshly fetched token too ({reason})", failure
+            )
         case NoUsableToken(attempts=attempts):
             return TokenAcquisitionError(
                 f"no usable token after {attempts} attempts: each expired before it could be used",

@@ -5,8 +5,9 @@ draws random numbers; `tests/test_architecture.py` enforces it. Time and
 randomness come in as a `Now` value; deadlines go out as values.
 """
 
-from ccg.core._acceptance import accept_reply, accept_token, token_request
-from ccg.core._answers import Answer, AwaitFlight, Fail, UseToken
+from ccg.core._acceptance import accept_reply, accept_token, placed, token_request
+from ccg.core._answers import Answer, AwaitFlight, AwaitRetry, Fail, UseToken
+from ccg.core._challenge import BearerChallenge, bearer_challenge
 from ccg.core._decision import Decision
 from ccg.core._effects import (
     CallTokenProvider,
@@ -16,16 +17,24 @@ from ccg.core._effects import (
     ReleaseWaiters,
 )
 from ccg.core._events import (
+    BreakerOpened,
+    CoolDownStarted,
     Event,
     FlightSettled,
     FlightStarted,
     FlightSuperseded,
+    InsufficientScope,
+    RetryScheduled,
     StaleOutcomeIgnored,
+    StaleRejectionIgnored,
     TokenAdopted,
     TokenDropped,
+    TokenInvalidated,
+    UpdateCallbackFailed,
 )
 from ccg.core._failures import (
     Abandoned,
+    CallTimedOut,
     ErrorResponse,
     FlightTimedOut,
     InvalidToken,
@@ -35,6 +44,7 @@ from ccg.core._failures import (
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
+    RejectedByApi,
     TokenExpiredOnArrival,
     TokenFailure,
     TokenOrigin,
@@ -55,15 +65,31 @@ from ccg.core._inputs import (
     TokenNeeded,
     TokenProvided,
     TokenProviderRaised,
+    TokenRejected,
     TokenReplyReceived,
     TokenRequestFailed,
     TokenSet,
     TokenUpdateNotified,
     TokenUpdateRaised,
 )
-from ccg.core._machine import condition, current_token, initial_state, reusable_until, step
+from ccg.core._machine import (
+    condition,
+    current_token,
+    initial_state,
+    not_before,
+    reusable_until,
+    step,
+)
 from ccg.core._now import Now
 from ccg.core._policy import FLIGHT_GRACE, Policy, TokenSource
+from ccg.core._resilience import (
+    FailureClass,
+    ResiliencePolicy,
+    backoff_ceiling,
+    classify,
+    retry_delay,
+)
+from ccg.core._retry_after import epoch_of_http_date, retry_after
 from ccg.core._state import Condition, FailureRecord, Flight, Held, TokenState, usable_until
 from ccg.core._token import (
     DEFAULT_CLOCK_SKEW,
@@ -94,16 +120,22 @@ __all__ = [
     "Abandoned",
     "Answer",
     "AwaitFlight",
+    "AwaitRetry",
+    "BearerChallenge",
+    "BreakerOpened",
+    "CallTimedOut",
     "CallTokenProvider",
     "ClientAuthentication",
     "ClientSecretBasic",
     "ClientSecretPost",
     "Condition",
+    "CoolDownStarted",
     "Decision",
     "Effect",
     "ErrorResponse",
     "Event",
     "Fail",
+    "FailureClass",
     "FailureRecord",
     "FetchToken",
     "Flight",
@@ -117,6 +149,7 @@ __all__ = [
     "HttpReply",
     "HttpRequest",
     "Input",
+    "InsufficientScope",
     "InvalidToken",
     "Limits",
     "MalformedResponse",
@@ -129,16 +162,22 @@ __all__ = [
     "ProviderRaised",
     "ProviderReturnedExpired",
     "ProviderReturnedNone",
+    "RejectedByApi",
     "ReleaseWaiters",
+    "ResiliencePolicy",
+    "RetryScheduled",
     "StaleOutcomeIgnored",
+    "StaleRejectionIgnored",
     "TokenAdopted",
     "TokenDropped",
     "TokenExpiredOnArrival",
     "TokenFailure",
+    "TokenInvalidated",
     "TokenNeeded",
     "TokenOrigin",
     "TokenProvided",
     "TokenProviderRaised",
+    "TokenRejected",
     "TokenReplyReceived",
     "TokenRequestFailed",
     "TokenRequestSpec",
@@ -149,17 +188,26 @@ __all__ = [
     "TokenUpdateRaised",
     "TransportFailure",
     "TransportFailureKind",
+    "UpdateCallbackFailed",
     "UpdateCallbackRaised",
     "UseToken",
     "accept_reply",
     "accept_token",
+    "backoff_ceiling",
+    "bearer_challenge",
     "build_token_request",
+    "classify",
     "condition",
     "current_token",
     "decode_token_reply",
     "effective_skew",
+    "epoch_of_http_date",
     "header_problem",
     "initial_state",
+    "not_before",
+    "placed",
+    "retry_after",
+    "retry_delay",
     "reusable_until",
     "step",
     "token_problem",

@@ -12,7 +12,7 @@ import msgspec
 from ccg.core._failures import TokenFailure
 from ccg.core._token import OAuthToken
 
-__all__ = ["Answer", "AwaitFlight", "Fail", "UseToken"]
+__all__ = ["Answer", "AwaitFlight", "AwaitRetry", "Fail", "UseToken"]
 
 
 class UseToken(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="use_token"):
@@ -32,6 +32,14 @@ class AwaitFlight(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="awai
     """The monotonic instant to stop waiting at: the flight's deadline."""
 
 
+class AwaitRetry(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="await_retry"):
+    """The last token request failed and is retried at `until` (backoff, `Retry-After`):
+    wait until then, then ask again with `TokenNeeded`."""
+
+    until: float
+    """The monotonic instant to ask again at."""
+
+
 class Fail(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="fail"):
     """No token for this caller: raise the typed error for `failure`."""
 
@@ -40,7 +48,10 @@ class Fail(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="fail"):
     flight: int | None = None
     """The flight that failed, if it was one: its cause (an exception the shell kept)
     belongs to every caller told about it."""
+    retry_after: float | None = None
+    """Seconds until the next token request may be made, when something holds it back
+    (a backoff, a cool-down, an open breaker); None when the next call may ask at once."""
 
 
-Answer = UseToken | AwaitFlight | Fail
+Answer = UseToken | AwaitFlight | AwaitRetry | Fail
 """Every answer the machine can give a caller."""

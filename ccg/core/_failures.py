@@ -15,6 +15,7 @@ from ccg.core._http import Headers, TransportFailure
 
 __all__ = [
     "Abandoned",
+    "CallTimedOut",
     "ErrorResponse",
     "FlightTimedOut",
     "InvalidToken",
@@ -24,6 +25,7 @@ __all__ = [
     "ProviderRaised",
     "ProviderReturnedExpired",
     "ProviderReturnedNone",
+    "RejectedByApi",
     "TokenExpiredOnArrival",
     "TokenFailure",
     "TokenOrigin",
@@ -92,7 +94,9 @@ class MalformedResponse(
 class TokenExpiredOnArrival(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_expired_on_arrival"
 ):
-    """The server issued a token that is already inside the clock skew (e.g. `expires_in: 0`)."""
+    """The token arrived already past its expiry (a reply slower than the lifetime it gave).
+
+    A token that arrives inside the clock skew but before its expiry is used, not refused."""
 
     expires_in: int | None
     """The lifetime the server gave."""
@@ -158,6 +162,24 @@ class Abandoned(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="abando
     """`ExceptionType: message` of the exception."""
 
 
+class CallTimedOut(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="call_timed_out"):
+    """The call spent its whole `call_timeout` waiting for a token (flights, retries)."""
+
+    seconds: float
+    """How long it had been trying."""
+
+
+class RejectedByApi(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="rejected_by_api"):
+    """A protected endpoint rejected a freshly obtained token too (a 401 after a 401).
+
+    Fetching yet another one would most likely be rejected the same way (a wrong
+    audience, a revoked client): calls cool down instead.
+    """
+
+    reason: str
+    """What the endpoint said, e.g. `HTTP 401 invalid_token: audience mismatch`."""
+
+
 class NoUsableToken(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="no_usable_token"):
     """Every token obtained for this call was unusable by the time the call could use it."""
 
@@ -178,5 +200,7 @@ TokenFailure = (
     | FlightTimedOut
     | Abandoned
     | NoUsableToken
+    | CallTimedOut
+    | RejectedByApi
 )
 """Every reason a caller can be given for not getting a token."""

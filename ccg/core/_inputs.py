@@ -21,6 +21,7 @@ __all__ = [
     "TokenNeeded",
     "TokenProvided",
     "TokenProviderRaised",
+    "TokenRejected",
     "TokenReplyReceived",
     "TokenRequestFailed",
     "TokenSet",
@@ -33,8 +34,13 @@ class TokenNeeded(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="toke
     """A caller is about to call a protected endpoint and needs a usable token."""
 
     waited_for: int | None = None
-    """The flight this caller was told to wait for and has now stopped waiting for
+    """The flight this caller ran, or was told to wait for and has stopped waiting for
     (it settled, or its deadline passed); None for a caller asking afresh."""
+    attempts: int = 0
+    """How many flights this call has been through (run or waited for)."""
+    since: float | None = None
+    """When this call first asked (monotonic): its `call_timeout` counts from here.
+    None: now, a call asking for the first time."""
 
 
 class TokenReplyReceived(
@@ -99,6 +105,15 @@ class TokenSet(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_s
     """What it set, unchecked: a token, None, or anything an untyped caller passes."""
 
 
+class TokenRejected(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_rejected"):
+    """A protected endpoint answered 401 to a request that carried `token`."""
+
+    token: OAuthToken
+    """The token the rejected request carried (maybe no longer the one held)."""
+    reason: str
+    """What the endpoint said, e.g. `HTTP 401 invalid_token: token expired`."""
+
+
 class TokenUpdateNotified(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_update_notified"
 ):
@@ -127,6 +142,7 @@ Input = (
     | TokenProviderRaised
     | FlightAbandoned
     | TokenSet
+    | TokenRejected
     | TokenUpdateNotified
     | TokenUpdateRaised
 )

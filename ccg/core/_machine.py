@@ -8,46 +8,54 @@ pair has an outcome; nothing raises). It returns a `Decision`: the next state, t
 *answer* for the caller who stepped the input, the *work* for the shell, and the
 *events* that happened.
 
-The state has three dimensions (`TokenState`): the token held, the flight in
-progress, and the last flight's failure. The held token's condition at `now` is
-derived, never stored, on the monotonic clock:
+The state (`TokenState`) has a field per dimension: the token held, the flight in
+progress, the last failure with the instant before which no flight starts, the
+transient failures in a row, and when a token was last rejected. The held token's
+condition at `now` is derived, never stored, on the monotonic clock:
 
-    FRESH     now <  expires_at - skew     (or the token never expires)
-    EXPIRED   now >= expires_at - skew     (the boundary instant counts as expired)
+    FRESH     now <  refresh_at                  use it
+    EXPIRING  refresh_at <= now < fresh_until    use it; one renewal runs meanwhile
+    EXPIRED   now >= fresh_until                 fetch, and wait for it
     EMPTY     no token held
 
-where skew = min(clock_skew, expires_in / 2), so a short-lived token is not
-re-fetched on every call.
+fresh_until = expires_at - min(clock_skew, lifetime / 2); the refresh window is the
+last `refresh_ratio` of the usable lifetime (or from the server's `refresh_in`).
+Boundary instants belong to the later condition.
 
-Flights. A flight is one fetch or one provider call, numbered 1, 2, 3, ... Its
-effect (`FetchToken`, `CallTokenProvider`) and every outcome input carry its
-number, and `step` acts on the outcome of the *current* flight only: the outcome
-of a flight that was given up (deadline passed) or superseded (a token was set) is
-ignored. Only a caller that finds no FRESH token and no flight starts one, so at
-most one flight is ever current, whatever order outcomes arrive in.
+Flights. A flight is one token request or provider call, numbered 1, 2, 3, ... Its
+effect and every outcome input carry its number, and `step` acts on the outcome
+of the *current* flight only. At most one flight is ever current.
 
-Callers. A caller steps `TokenNeeded` and gets one of: `UseToken`; `AwaitFlight`
-(wait for the flight's `ReleaseWaiters`, or its deadline, then step
-`TokenNeeded(waited_for=n)`); `Fail`; or no answer plus work, when it has just
-started a flight and is the one to run it: the outcome it steps answers it. A
-woken waiter is answered from the state: the token, the failure its flight left
-behind, or a new flight if the token it waited for is already unusable.
+Callers. A caller steps `TokenNeeded` and gets `UseToken`; `AwaitFlight` (wait for
+the flight's `ReleaseWaiters` or the deadline, then ask with `waited_for=n`);
+`AwaitRetry` (wait until a backoff ends, then ask); `Fail`; or no answer plus
+work, when it has just started a flight and runs it. Whoever ran or waited for a
+flight that failed asks again with `waited_for=n` and learns of the failure:
+a transient one is retried while its call has attempts and time left
+(`max_attempts`, `call_timeout`); anything else fails the call. An EXPIRING
+token is handed out *and* the renewal started, so the caller that starts it need
+not wait for it (a shell runs it in the background).
 
-                                  TokenNeeded, not FRESH
-                                  (or the flight overdue)
-     +-----------------------+  ------------------------->  +------------------------+
-     | no flight             |    FetchToken(n) or          | flight n               |
-     |   FRESH    -> UseToken|    CallTokenProvider(n)      |   FRESH -> UseToken    |
-     |   EXPIRED  \          |                              |   else  -> AwaitFlight |
-     |   EMPTY    / start n  |  <-------------------------  |                        |
-     +-----------------------+   outcome of n:              +------------------------+
-          ^      |               token   -> hold it, ReleaseWaiters(n),       |
-          |      |                          NotifyTokenUpdate (if new + callback)
-          |      |               failure -> remember it, ReleaseWaiters(n)    |
-          |      |               deadline passed -> FlightTimedOut, Release   |
-          |      |               TokenSet(usable) -> superseded, Release      |
-          |      |                                                            |
-          +------+  TokenSet(t) / TokenSet(None): hold / drop   outcome of m != n: ignored
+Failures (`_resilience.py`) set `failure.retry_at`: transient ones after a jittered
+exponential backoff (or `Retry-After`), opening the breaker after
+`breaker_threshold` in a row; permanent ones after `cool_down`. Until then no
+flight starts: callers with a usable token keep it, the others wait for the retry
+or fail at once with the same error.
+
+                                  TokenNeeded: EXPIRED/EMPTY, not held back
+                                  (or EXPIRING: UseToken and renew)
+     +--------------------------+ -------------------------> +------------------------+
+     | no flight                |   FetchToken(n) or         | flight n               |
+     |  FRESH/EXPIRING -> Use   |   CallTokenProvider(n)     |  FRESH/EXPIRING -> Use |
+     |  held back:              |                            |  else -> AwaitFlight   |
+     |   transient -> AwaitRetry| <------------------------- |                        |
+     |   else      -> Fail      |  outcome of n:             +------------------------+
+     +--------------------------+   token   -> hold it, ReleaseWaiters(n),      |
+         ^   |  ^                            NotifyTokenUpdate (new + callback) |
+         |   |  |                   failure -> record, retry_at, Release(n)     |
+         |   |  |                   deadline passed -> FlightTimedOut (transient)|
+         |   |  +-- TokenRejected(held): let it go, fetch (twice in a row: cool down)
+         +---+  TokenSet(t) / TokenSet(None): hold (supersedes n) / drop
 
 Interpreters may skip `step` for `TokenNeeded` while
 `now.monotonic < reusable_until(policy, state)`: the machine guarantees the answer
@@ -56,13 +64,14 @@ there is `UseToken` with the state unchanged. That is the lock-free hot path.
 
 from __future__ import annotations
 
+import math
 from typing import assert_never
 
 import msgspec
 from returns.result import Failure, Result, Success
 
 from ccg.core._acceptance import accept_reply, accept_token, token_request
-from ccg.core._answers import AwaitFlight, Fail, UseToken
+from ccg.core._answers import AwaitFlight, AwaitRetry, Fail, UseToken
 from ccg.core._decision import Decision
 from ccg.core._effects import (
     CallTokenProvider,
@@ -72,30 +81,42 @@ from ccg.core._effects import (
     ReleaseWaiters,
 )
 from ccg.core._events import (
+    BreakerOpened,
+    CoolDownStarted,
     Event,
     FlightSettled,
     FlightStarted,
     FlightSuperseded,
+    RetryScheduled,
     StaleOutcomeIgnored,
+    StaleRejectionIgnored,
     TokenAdopted,
     TokenDropped,
+    TokenInvalidated,
+    UpdateCallbackFailed,
 )
 from ccg.core._failures import (
     Abandoned,
+    CallTimedOut,
+    ErrorResponse,
     FlightTimedOut,
+    MalformedResponse,
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
+    RejectedByApi,
     TokenFailure,
     TokenOrigin,
     UpdateCallbackRaised,
 )
+from ccg.core._http import Headers
 from ccg.core._inputs import (
     FlightAbandoned,
     Input,
     TokenNeeded,
     TokenProvided,
     TokenProviderRaised,
+    TokenRejected,
     TokenReplyReceived,
     TokenRequestFailed,
     TokenSet,
@@ -104,10 +125,12 @@ from ccg.core._inputs import (
 )
 from ccg.core._now import Now
 from ccg.core._policy import FLIGHT_GRACE, Policy, TokenSource
-from ccg.core._state import Condition, FailureRecord, Flight, Held, TokenState, usable_until
+from ccg.core._resilience import FailureClass, classify, retry_delay
+from ccg.core._retry_after import retry_after
+from ccg.core._state import Condition, FailureRecord, Flight, Held, TokenState
 from ccg.core._token import OAuthToken
 
-__all__ = ["condition", "current_token", "initial_state", "reusable_until", "step"]
+__all__ = ["condition", "current_token", "initial_state", "not_before", "reusable_until", "step"]
 
 
 def current_token(state: TokenState) -> OAuthToken | None:
@@ -119,24 +142,41 @@ def current_token(state: TokenState) -> OAuthToken | None:
     return None if state.held is None else state.held.token
 
 
-def reusable_until(policy: Policy, state: TokenState) -> float:
+def not_before(state: TokenState) -> float:
+    """The monotonic instant before which no new flight starts (`-inf`: none held back)."""
+    return -math.inf if state.failure is None else state.failure.retry_at
+
+
+def reusable_until(policy: Policy, state: TokenState) -> float:  # noqa: ARG001 - as step
     """The monotonic instant before which `TokenNeeded` is answered `UseToken`, state unchanged.
 
-    `-inf` when no token is held; `inf` for a token that never expires.
+    `-inf` when no token is held; `inf` for a token that never expires. Inside the
+    refresh window that holds while the renewal is in flight (until its deadline) or
+    held back (backoff, cool-down); the caller that would start it must step.
     """
-    return usable_until(state.held, policy.clock_skew)
+    held = state.held
+    if held is None:
+        return -math.inf
+    if held.refresh_at >= held.fresh_until:
+        return held.fresh_until
+    flight = state.flight
+    held_back = flight.deadline if flight is not None else not_before(state)
+    return max(held.refresh_at, min(held.fresh_until, held_back))
 
 
-def condition(policy: Policy, state: TokenState, now: Now) -> Condition:
+def condition(policy: Policy, state: TokenState, now: Now) -> Condition:  # noqa: ARG001 - as step
     """The held token's condition at `now`."""
-    if state.held is None:
+    held = state.held
+    if held is None:
         return Condition.EMPTY
-    if now.monotonic < reusable_until(policy, state):
+    if now.monotonic < held.refresh_at:
         return Condition.FRESH
+    if now.monotonic < held.fresh_until:
+        return Condition.EXPIRING
     return Condition.EXPIRED
 
 
-def initial_state(token: object, now: Now) -> Result[TokenState, TokenFailure]:
+def initial_state(policy: Policy, token: object, now: Now) -> Result[TokenState, TokenFailure]:
     """The state of a client constructed with `token` (None: nothing held), or why it can't be.
 
     The token passes the same checks as every other (`InvalidToken` with origin
@@ -144,7 +184,7 @@ def initial_state(token: object, now: Now) -> Result[TokenState, TokenFailure]:
     """
     if token is None:
         return Success(TokenState())
-    accepted = accept_token(token, TokenOrigin.INITIAL, now)
+    accepted = accept_token(policy, token, TokenOrigin.INITIAL, now)
     if not isinstance(accepted, Success):
         return Failure(accepted.failure())
     return Success(TokenState(held=accepted.unwrap()))
@@ -161,8 +201,8 @@ def step(policy: Policy, state: TokenState, event: Input, now: Now) -> Decision:
     (None, 'FetchToken', 1)
     """
     match event:
-        case TokenNeeded(waited_for=waited):
-            return _needed(policy, state, waited, now)
+        case TokenNeeded():
+            return _needed(policy, state, event, now)
         case (
             TokenReplyReceived()
             | TokenRequestFailed()
@@ -177,13 +217,19 @@ def step(policy: Policy, state: TokenState, event: Input, now: Now) -> Decision:
             return _outcome(policy, state, flight, event, now)
         case TokenSet(token=token):
             return _set(policy, state, token, now)
+        case TokenRejected(token=token, reason=reason):
+            return _rejected(policy, state, token, reason, now)
         case TokenUpdateNotified(token=token):
             held = state.held
-            if held is not None and held.token == token and _fresh(policy, held, now):
+            if held is not None and held.token == token and now.monotonic < held.fresh_until:
                 return Decision(state=state, answer=UseToken(token=token))
             return Decision(state=state)  # the token changed or expired meanwhile: ask again
         case TokenUpdateRaised(reason=reason):
-            return Decision(state=state, answer=Fail(failure=UpdateCallbackRaised(reason=reason)))
+            return Decision(
+                state=state,
+                answer=Fail(failure=UpdateCallbackRaised(reason=reason)),
+                events=(UpdateCallbackFailed(reason=reason),),
+            )
         case _:
             assert_never(event)
 
@@ -208,46 +254,107 @@ def _outcome(
             provided = _provided(policy, state, flight, token, now)
             return _settle(policy, state, flight, provided, TokenOrigin.PROVIDER, now)
         case TokenRequestFailed(failure=failure):
-            return _fail(state, flight, failure, now)
+            return _fail(policy, state, flight, failure, now)
         case TokenProviderRaised(reason=reason):
-            return _fail(state, flight, ProviderRaised(reason=reason), now)
+            return _fail(policy, state, flight, ProviderRaised(reason=reason), now)
         case FlightAbandoned(reason=reason):
-            return _fail(state, flight, Abandoned(reason=reason), now)
+            return _fail(policy, state, flight, Abandoned(reason=reason), now)
         case _:
             assert_never(event)
 
 
-def _fresh(policy: Policy, held: Held, now: Now) -> bool:
-    return now.monotonic < usable_until(held, policy.clock_skew)
+def _joined(first: Decision, then: Decision) -> Decision:
+    """`first`'s work and events, then `then`'s, ending in `then`'s state and answer."""
+    return Decision(
+        state=then.state,
+        answer=then.answer,
+        work=first.work + then.work,
+        events=first.events + then.events,
+    )
 
 
-def _needed(policy: Policy, state: TokenState, waited: int | None, now: Now) -> Decision:
+def _needed(policy: Policy, state: TokenState, ask: TokenNeeded, now: Now) -> Decision:
     held = state.held
-    if held is not None and _fresh(policy, held, now):
-        return Decision(state=state, answer=UseToken(token=held.token))
+    if held is not None and now.monotonic < held.fresh_until:
+        if now.monotonic < held.refresh_at:
+            return Decision(state=state, answer=UseToken(token=held.token))
+        return _renewal(policy, state, held, now)
+    since = now.monotonic if ask.since is None else ask.since
+    call_deadline = since + policy.resilience.call_timeout
     flight = state.flight
     if flight is not None:
         if now.monotonic < flight.deadline:
+            if now.monotonic >= call_deadline:
+                return Decision(
+                    state=state, answer=Fail(failure=CallTimedOut(seconds=now.monotonic - since))
+                )
             return Decision(
-                state=state, answer=AwaitFlight(flight=flight.id, until=flight.deadline)
+                state=state,
+                answer=AwaitFlight(flight=flight.id, until=min(flight.deadline, call_deadline)),
             )
-        given_up = _fail(state, flight, FlightTimedOut(seconds=now.monotonic - flight.started), now)
-        if waited == flight.id:
-            return given_up
-        # A newcomer finds the flight overdue: its waiters are told, and it starts the next one.
-        started = _start(policy, given_up.state, now)
-        return Decision(
-            state=started.state,
-            work=given_up.work + started.work,
-            events=given_up.events + started.events,
-        )
-    failure = state.failure
-    if waited is not None and failure is not None and failure.flight == waited:
-        return Decision(state=state, answer=Fail(failure=failure.failure, flight=waited))
+        timed_out = FlightTimedOut(seconds=now.monotonic - flight.started)
+        given_up = _fail(policy, state, flight, timed_out, now)
+        return _joined(given_up, _retried(policy, given_up.state, ask, call_deadline, now))
+    return _retried(policy, state, ask, call_deadline, now)
+
+
+def _retried(
+    policy: Policy, state: TokenState, ask: TokenNeeded, call_deadline: float, now: Now
+) -> Decision:
+    """No usable token and no flight: start one, wait for a retry, or fail this call.
+
+    The caller whose own flight failed (`waited_for`) learns of it; a transient failure
+    is retried while the call has attempts and time left and the breaker is closed.
+    A newcomer is held back by a backoff, cool-down or open breaker like everyone.
+    """
+    m = now.monotonic
+    resilience = policy.resilience
+    record = state.failure
+    if record is not None:
+        own = ask.waited_for is not None and record.flight == ask.waited_for
+        held_back = m < record.retry_at
+        kind = classify(record.failure)
+        if own or (held_back and kind is not FailureClass.LOCAL):
+            retried = (
+                kind is FailureClass.TRANSIENT
+                and state.streak < resilience.breaker_threshold
+                and ask.attempts < resilience.max_attempts
+                and max(record.retry_at, m) < call_deadline
+            )
+            if not retried:
+                wait = record.retry_at - m if held_back else None
+                return Decision(
+                    state=state,
+                    answer=Fail(failure=record.failure, flight=record.flight, retry_after=wait),
+                )
+            if held_back:
+                return Decision(state=state, answer=AwaitRetry(until=record.retry_at))
+    if ask.since is not None and m >= call_deadline:
+        return Decision(state=state, answer=Fail(failure=CallTimedOut(seconds=m - ask.since)))
     return _start(policy, state, now)
 
 
-def _start(policy: Policy, state: TokenState, now: Now) -> Decision:
+def _renewal(policy: Policy, state: TokenState, held: Held, now: Now) -> Decision:
+    """The held token is usable and its refresh window is open: hand it out, and renew
+    it unless a renewal is already in flight or held back."""
+    use = UseToken(token=held.token)
+    flight = state.flight
+    if flight is not None:
+        if now.monotonic < flight.deadline:
+            return Decision(state=state, answer=use)
+        # The renewal hangs: let it go (its callers were never waiting) and back off.
+        timed_out = FlightTimedOut(seconds=now.monotonic - flight.started)
+        given_up = _fail(policy, state, flight, timed_out, now)
+        return Decision(
+            state=given_up.state, answer=use, work=given_up.work, events=given_up.events
+        )
+    if now.monotonic < not_before(state):
+        return Decision(state=state, answer=use)
+    started = _start(policy, state, now, renewal=True)
+    return Decision(state=started.state, answer=use, work=started.work, events=started.events)
+
+
+def _start(policy: Policy, state: TokenState, now: Now, *, renewal: bool = False) -> Decision:
     number = state.flights + 1
     flight = Flight(
         id=number,
@@ -266,19 +373,24 @@ def _start(policy: Policy, state: TokenState, now: Now) -> Decision:
     return Decision(
         state=msgspec.structs.replace(state, flight=flight, flights=number),
         work=(effect,),
-        events=(FlightStarted(flight=number, source=policy.source),),
+        events=(FlightStarted(flight=number, source=policy.source, renewal=renewal),),
     )
 
 
 def _placed(
-    state: TokenState, token: object, origin: TokenOrigin, now: Now, since: float | None = None
+    policy: Policy,
+    state: TokenState,
+    token: object,
+    origin: TokenOrigin,
+    now: Now,
+    since: float | None = None,
 ) -> Result[Held, TokenFailure]:
     """`token` held: the held token again keeps its place on the monotonic clock (placed
     anew from its wall-clock `expiry`, a wall clock set back meanwhile would lengthen it)."""
     held = state.held
     if held is not None and isinstance(token, OAuthToken) and token == held.token:
         return Success(held)
-    return accept_token(token, origin, now, since)
+    return accept_token(policy, token, origin, now, since)
 
 
 def _provided(
@@ -288,25 +400,58 @@ def _provided(
         return Failure(ProviderReturnedNone())
     # A provider's token with only `expires_in` counts from when it was asked for, as a
     # fetched token counts from its request.
-    accepted = _placed(state, token, TokenOrigin.PROVIDER, now, since=flight.started)
+    accepted = _placed(policy, state, token, TokenOrigin.PROVIDER, now, since=flight.started)
     if isinstance(accepted, Success):
         held = accepted.unwrap()
-        if not _fresh(policy, held, now):
+        if now.monotonic >= held.fresh_until:
             return Failure(ProviderReturnedExpired(expiry=held.token.expiry))
     return accepted
 
 
-def _fail(state: TokenState, flight: Flight, failure: TokenFailure, now: Now) -> Decision:
-    """Flight `flight` is over without a token: remember why, and tell its waiters."""
+def _headers(failure: TokenFailure) -> Headers:
+    match failure:
+        case ErrorResponse(headers=headers) | MalformedResponse(headers=headers):
+            return headers
+        case _:
+            return ()
+
+
+def _fail(
+    policy: Policy, state: TokenState, flight: Flight, failure: TokenFailure, now: Now
+) -> Decision:
+    """Flight `flight` is over without a token: remember why and when the next may start,
+    and tell its waiters (who ask again, and are answered from the record)."""
+    m = now.monotonic
+    resilience = policy.resilience
+    streak = state.streak
+    renewal = state.held is not None and m < state.held.fresh_until
+    events: list[Event] = [FlightSettled(flight=flight.id, failure=failure, renewal=renewal)]
+    delay = 0.0
+    kind = classify(failure)
+    match kind:
+        case FailureClass.TRANSIENT:
+            streak += 1
+            asked = retry_after(_headers(failure), now.wall)
+            delay = retry_delay(resilience, streak, now.entropy, asked)
+            if streak >= resilience.breaker_threshold:
+                delay = max(delay, resilience.breaker_open_for)
+                events.append(BreakerOpened(seconds=delay, streak=streak))
+            else:
+                events.append(RetryScheduled(delay=delay, streak=streak, retry_after=asked))
+        case FailureClass.PERMANENT:
+            asked = retry_after(_headers(failure), now.wall)
+            longer = 0.0 if asked is None or not asked > 0 else asked
+            delay = max(resilience.cool_down, min(longer, resilience.retry_after_cap))
+            events.append(CoolDownStarted(seconds=delay, failure=failure))
+        case FailureClass.LOCAL:
+            pass
+        case _:
+            assert_never(kind)
+    record = FailureRecord(flight=flight.id, failure=failure, at=m, retry_at=m + delay)
     return Decision(
-        state=msgspec.structs.replace(
-            state,
-            flight=None,
-            failure=FailureRecord(flight=flight.id, failure=failure, at=now.monotonic),
-        ),
-        answer=Fail(failure=failure, flight=flight.id),
+        state=msgspec.structs.replace(state, flight=None, failure=record, streak=streak),
         work=(ReleaseWaiters(flight=flight.id),),
-        events=(FlightSettled(flight=flight.id, failure=failure),),
+        events=tuple(events),
     )
 
 
@@ -320,13 +465,20 @@ def _settle(
 ) -> Decision:
     """Flight `flight` produced `outcome`: hold the token, or fail."""
     if not isinstance(outcome, Success):
-        return _fail(state, flight, outcome.failure(), now)
-    held = outcome.unwrap()
+        return _fail(policy, state, flight, outcome.failure(), now)
+    held: Held = outcome.unwrap()
+    m = now.monotonic
+    if m >= held.refresh_at:
+        # Already due again (the same token back from a store, a lifetime shorter than the
+        # skew): the next renewal waits half the time left, so no storm of them follows.
+        spacing = max(policy.resilience.backoff_base, (held.fresh_until - m) / 2)
+        held = msgspec.structs.replace(held, refresh_at=min(held.fresh_until, m + spacing))
+    renewal = state.held is not None and m < state.held.fresh_until
     events: tuple[Event, ...] = (
-        FlightSettled(flight=flight.id, failure=None),
-        TokenAdopted(origin=origin, expires_at=held.expires_at),
+        FlightSettled(flight=flight.id, failure=None, renewal=renewal),
+        TokenAdopted(origin=origin, expires_at=held.expires_at, refresh_at=held.refresh_at),
     )
-    adopted = TokenState(held=held, flights=state.flights)
+    adopted = TokenState(held=held, flights=state.flights, rejected_at=state.rejected_at)
     release = ReleaseWaiters(flight=flight.id)
     if policy.notify_updates and held.token != current_token(state):
         notify = NotifyTokenUpdate(token=held.token)
@@ -341,14 +493,18 @@ def _set(policy: Policy, state: TokenState, token: object, now: Now) -> Decision
         if state.held is None:
             return Decision(state=state)
         return Decision(state=msgspec.structs.replace(state, held=None), events=(TokenDropped(),))
-    accepted = _placed(state, token, TokenOrigin.SETTER, now)
+    accepted = _placed(policy, state, token, TokenOrigin.SETTER, now)
     if not isinstance(accepted, Success):
         return Decision(state=state, answer=Fail(failure=accepted.failure()))
     held = accepted.unwrap()
     work: list[Effect] = []
-    events: list[Event] = [TokenAdopted(origin=TokenOrigin.SETTER, expires_at=held.expires_at)]
+    events: list[Event] = [
+        TokenAdopted(
+            origin=TokenOrigin.SETTER, expires_at=held.expires_at, refresh_at=held.refresh_at
+        )
+    ]
     flight = state.flight
-    if flight is not None and _fresh(policy, held, now):
+    if flight is not None and now.monotonic < held.fresh_until:
         # A usable token by hand makes the flight moot: its waiters take this one.
         work.append(ReleaseWaiters(flight=flight.id))
         events.append(FlightSuperseded(flight=flight.id))
@@ -359,4 +515,37 @@ def _set(policy: Policy, state: TokenState, token: object, now: Now) -> Decision
         state=msgspec.structs.replace(state, held=held, flight=flight, failure=None),
         work=tuple(work),
         events=tuple(events),
+    )
+
+
+def _rejected(
+    policy: Policy, state: TokenState, token: OAuthToken, reason: str, now: Now
+) -> Decision:
+    """A protected endpoint rejected `token`: let it go if it is still the one held, and
+    get another, unless the one before it was rejected just as recently (cool down)."""
+    m = now.monotonic
+    held = state.held
+    if held is None or held.token != token:
+        # A newer token replaced it meanwhile (or it was dropped): keep what is held.
+        ignored = (StaleRejectionIgnored(reason=reason),)
+        if held is not None and m < held.fresh_until:
+            return Decision(state=state, answer=UseToken(token=held.token), events=ignored)
+        return Decision(state=state, events=ignored)
+    let_go = msgspec.structs.replace(
+        held, fresh_until=min(held.fresh_until, m), refresh_at=min(held.refresh_at, m)
+    )
+    invalidated = TokenInvalidated(reason=reason)
+    cool_down = policy.resilience.cool_down
+    if m - state.rejected_at < cool_down:
+        failure = RejectedByApi(reason=reason)
+        record = FailureRecord(flight=None, failure=failure, at=m, retry_at=m + cool_down)
+        return Decision(
+            state=msgspec.structs.replace(state, held=let_go, failure=record),
+            answer=Fail(failure=failure, retry_after=cool_down),
+            events=(invalidated, CoolDownStarted(seconds=cool_down, failure=failure)),
+        )
+    released = msgspec.structs.replace(state, held=let_go, rejected_at=m)
+    return _joined(
+        Decision(state=released, events=(invalidated,)),
+        _needed(policy, released, TokenNeeded(), now),
     )

@@ -14,6 +14,7 @@ from typing import Final
 import msgspec
 
 from ccg.core._http import TOKEN_REQUEST_LIMITS, HttpRequest, Limits
+from ccg.core._resilience import ResiliencePolicy
 from ccg.core._token import DEFAULT_CLOCK_SKEW
 from ccg.core._wire import BEARER, TokenRequestSpec, build_token_request
 
@@ -52,6 +53,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     `limits.total_timeout + FLIGHT_GRACE` seconds."""
     token_types: tuple[str, ...] = BEARER
     """The `token_type`s accepted from the token endpoint, in lower case."""
+    resilience: ResiliencePolicy = ResiliencePolicy()
+    """Soft refresh, retries, backoff, cool-down and breaker settings."""
 
     @functools.cached_property
     def token_request(self) -> HttpRequest:

@@ -54,11 +54,15 @@ class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     processes. ccg stamps it on arrival; None means the token never expires proactively."""
     refresh_token: str | None = None
     """Not used by the client credentials grant; kept so nothing the server sent is lost."""
+    refresh_in: int | None = None
+    """Seconds after issue from which the server advises renewing (Azure AD's `refresh_in`);
+    ccg's soft refresh window opens then."""
 
     def __repr__(self) -> str:
         return (
             f"OAuthToken(access_token='***', token_type={self.token_type!r}, "
             f"expires_in={self.expires_in!r}, scope={self.scope!r}, expiry={self.expiry!r}"
+            f"{f', refresh_in={self.refresh_in!r}' if self.refresh_in is not None else ''}"
             f"{', refresh_token=***' if self.refresh_token is not None else ''})"
         )
 
@@ -148,6 +152,12 @@ def token_problem(token: object) -> str | None:
     for name in ("scope", "refresh_token"):
         if not _optional(fields[name], str):
             return f"{name} must be a str or None, got {type(fields[name]).__name__}"
+    for name in ("expires_in", "refresh_in"):
+        seconds = fields[name]
+        if not _optional(seconds, int):
+            return f"{name} must be whole seconds, got {type(seconds).__name__}"
+        if isinstance(seconds, int) and seconds < 0:
+            return f"{name} is negative: {seconds}"
     expires_in = fields["expires_in"]
     if not _optional(expires_in, int):
         return f"expires_in must be whole seconds, got {type(expires_in).__name__}"

@@ -171,6 +171,7 @@ class _TokenBody(msgspec.Struct, kw_only=True, gc=False):
     expires_in: int | float | str | None = None
     scope: str | None = None
     refresh_token: str | None = None
+    refresh_in: int | float | str | None = None
 
 
 class _ErrorBody(msgspec.Struct, kw_only=True, gc=False):
@@ -227,6 +228,8 @@ def _decode_token(
     lifetime = _lifetime(body.expires_in)
     if isinstance(lifetime, str):
         return malformed(lifetime)
+    # Advice only (Azure AD's `refresh_in`): an unusable one is ignored, not fatal.
+    refresh_in = _lifetime(body.refresh_in)
     return Success(
         OAuthToken(
             access_token=body.access_token,
@@ -234,6 +237,7 @@ def _decode_token(
             expires_in=lifetime,
             scope=body.scope,
             refresh_token=body.refresh_token,
+            refresh_in=refresh_in if isinstance(refresh_in, int) else None,
         )
     )
 

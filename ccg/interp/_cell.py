@@ -20,7 +20,7 @@ from typing import Final
 
 from ccg.core import (
     Decision,
-    Fail,
+    Event,
     Input,
     Now,
     OAuthToken,
@@ -54,6 +54,7 @@ class TokenCell:
     __slots__ = (
         "_cause",
         "_clock",
+        "_emit",
         "_entropy",
         "_lock",
         "_state",
@@ -63,13 +64,19 @@ class TokenCell:
     )
 
     def __init__(
-        self, policy: Policy, state: TokenState, clock: Clock, entropy: Callable[[], float]
+        self,
+        policy: Policy,
+        state: TokenState,
+        clock: Clock,
+        entropy: Callable[[], float],
+        emit: Callable[[tuple[Event, ...]], object] | None = None,
     ) -> None:
         self.policy = policy
         """The machine's fixed settings."""
         self._state = state
         self._clock = clock
         self._entropy = entropy
+        self._emit = emit
         self._lock = threading.Lock()
         self._waiters: dict[int, list[Callable[[], object]]] = {}
         self._cause: tuple[int, BaseException] | None = None
@@ -92,18 +99,24 @@ class TokenCell:
     def step(self, event: Input, cause: BaseException | None = None) -> Decision:
         """Step `event`, publish the new state, and wake the waiters the step releases.
 
-        `cause` is the exception behind `event` (a provider's, a transport's): when
-        the step fails a flight with it, callers told about that flight get it.
+        `cause` is the exception behind `event` (a provider's, a transport's): callers
+        told about the failure of `event`'s flight get it as the cause of their error.
+        The step's events go to the cell's `emit` (logs, metrics) after the lock is let go.
         """
         with self._lock:
             decision = step(self.policy, self._state, event, self.now())
-            state, before = decision.state, self._state
-            self._state = state
-            if state.held is not before.held:  # the snapshot depends on the held token alone
-                self.snapshot = _snapshot(self.policy, state)
-            answer = decision.answer
-            if cause is not None and isinstance(answer, Fail) and answer.flight is not None:
-                self._cause = (answer.flight, cause)
+            state = decision.state
+            before = self._state
+            if state is not before:
+                self._state = state
+                if state.held is before.held:  # same token: only the instant may move
+                    self.snapshot = (reusable_until(self.policy, state), self.snapshot[1])
+                else:
+                    self.snapshot = _snapshot(self.policy, state)
+            if cause is not None:
+                flight = getattr(event, "flight", None)
+                if isinstance(flight, int):
+                    self._cause = (flight, cause)
             woken = (
                 [
                     wake
@@ -116,7 +129,13 @@ class TokenCell:
             )
         for wake in woken:
             wake()
+        if decision.events and self._emit is not None:
+            self._emit(decision.events)
         return decision
+
+    def monotonic(self) -> float:
+        """The monotonic clock, read now."""
+        return self._clock.monotonic()
 
     def watch(self, flight: int, wake: Callable[[], object]) -> bool:
         """Call `wake` when flight `flight` is released; False if it already was (don't wait)."""

@@ -1,4 +1,8 @@
-"""The clock port: the two clocks a shell reads before each step."""
+"""The clock port: the two clocks a shell reads before each step, and how it waits.
+
+A clock may also have `sleep(seconds)`, which the shell uses to wait out a backoff
+(`ccg.testing.FakeClock` lets the time pass at once); without one, `time.sleep`.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +25,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The process's clocks: `time.monotonic` and `time.time`."""
+    """The process's clocks: `time.monotonic` and `time.time`; waits with `time.sleep`."""
 
     monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
     time = staticmethod(time.time)
 
 

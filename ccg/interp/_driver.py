@@ -8,6 +8,9 @@ work a shell must do, and receives what that work returned:
     NotifyTokenUpdate  call the callback   -> anything (ignored)
     AwaitFlight        wait for a release  -> None
                        or until `until`
+    AwaitRetry         wait until `until`  -> None
+    Background         start its flow      -> None
+                       without waiting
 
 If the work raises, the shell throws the exception into the flow (`flow.throw`),
 which turns it into the machine's input and decides. A shell is then a short loop
@@ -28,7 +31,9 @@ from ccg.core import (
     Abandoned,
     Answer,
     AwaitFlight,
+    AwaitRetry,
     CallTokenProvider,
+    Decision,
     Fail,
     FetchToken,
     FlightAbandoned,
@@ -39,9 +44,11 @@ from ccg.core import (
     NotifyTokenUpdate,
     NoUsableToken,
     OAuthToken,
+    RejectedByApi,
     TokenNeeded,
     TokenProvided,
     TokenProviderRaised,
+    TokenRejected,
     TokenReplyReceived,
     TokenRequestFailed,
     TokenSet,
@@ -54,16 +61,41 @@ from ccg.core import (
 )
 from ccg.interp._cell import TokenCell
 
-__all__ = ["MAX_ROUNDS", "Flow", "Work", "acquire", "fetch", "set_token"]
+__all__ = [
+    "MAX_ROUNDS",
+    "Background",
+    "Flow",
+    "Work",
+    "acquire",
+    "fetch",
+    "reacquire",
+    "set_token",
+]
 
 MAX_ROUNDS: Final = 6
-"""Answers one call may ask for before it gives up (`NoUsableToken`). A caller needs one
-or two; more only when every token it gets expires before it can use it."""
-
-Work: TypeAlias = HttpRequest | CallTokenProvider | NotifyTokenUpdate | AwaitFlight
-"""What a flow asks its shell to do."""
+"""Answers one call may ask for per token request it may go through, before it gives up
+(`NoUsableToken`). A caller needs one to three per request; more only when every
+token it gets expires before it can use it."""
 
 T = TypeVar("T")
+
+
+class Background:
+    """Run `flow` without making the caller wait: a renewal while the held token is
+    still usable. Its result is dropped; what it does reaches callers through the cell."""
+
+    __slots__ = ("flow",)
+
+    def __init__(self, flow: Generator[Work, object, object]) -> None:
+        self.flow = flow
+        """The flow to drive to its end, on another thread or task."""
+
+
+Work: TypeAlias = (
+    HttpRequest | CallTokenProvider | NotifyTokenUpdate | AwaitFlight | AwaitRetry | Background
+)
+"""What a flow asks its shell to do."""
+
 Flow: TypeAlias = Generator[Work, object, T]
 """A flow: yields work, receives each piece's outcome, returns its result or raises."""
 
@@ -115,23 +147,44 @@ def _failed(effect: FetchToken | CallTokenProvider | NotifyTokenUpdate, exc: Exc
     return FlightAbandoned(flight=effect.flight, reason=reason)
 
 
-def _run(cell: TokenCell, event: Input) -> Flow[tuple[Answer | None, BaseException | None]]:
-    """Step `event`, run the work that follows until none is left; the caller's answer.
+def _run(
+    cell: TokenCell, event: Input
+) -> Flow[tuple[Answer | None, BaseException | None, int | None]]:
+    """Step `event`, run the work that follows; the caller's answer, the cause of a
+    failure its work met, and the flight it ran (if it ran one).
+
+    Work that follows a `UseToken` answer (a renewal in the refresh window) is handed
+    to the shell as `Background`: the caller has its token and does not wait.
+    """
+    decision = cell.step(event)
+    if isinstance(decision.answer, UseToken) and decision.work:
+        if any(isinstance(effect, _PRODUCING) for effect in decision.work):
+            yield Background(_follow(cell, decision))
+        return decision.answer, None, None
+    return (yield from _follow(cell, decision))
+
+
+def _follow(
+    cell: TokenCell, decision: Decision
+) -> Flow[tuple[Answer | None, BaseException | None, int | None]]:
+    """Run `decision`'s work until none is left; the first answer given, the cause of the
+    last failure the work met, and the flight run.
 
     The first answer a decision gives is this caller's; the outcomes of the work it
     runs after that still step the machine, but answer no one. While it runs a flight's
     work, the flight is this context's (`_RUNNING`), so that code the work calls asking
     for the token it is fetching is refused rather than left to wait for itself.
     """
-    decision = cell.step(event)
-    answer, cause = decision.answer, None
+    answer, cause, ran = decision.answer, None, None
     while True:
         produced: Input | None = None
         for effect in decision.work:
             if not isinstance(effect, _PRODUCING):
                 continue  # ReleaseWaiters: the cell woke them as it stepped
             flight = None if isinstance(effect, NotifyTokenUpdate) else effect.flight
-            running = None if flight is None else _RUNNING.set(flight)
+            running = None
+            if flight is not None:
+                running, ran = _RUNNING.set(flight), flight
             try:
                 outcome = yield (effect.request if isinstance(effect, FetchToken) else effect)
             except Exception as exc:
@@ -151,7 +204,7 @@ def _run(cell: TokenCell, event: Input) -> Flow[tuple[Answer | None, BaseExcepti
                     except ValueError:  # closed from another context (by the garbage collector)
                         pass  # nothing of this flow's to restore there
         if produced is None:
-            return answer, cause
+            return answer, cause, ran
         decision = cell.step(produced, cause)
         if answer is None:
             answer = decision.answer
@@ -159,22 +212,26 @@ def _run(cell: TokenCell, event: Input) -> Flow[tuple[Answer | None, BaseExcepti
 
 def _raise(cell: TokenCell, answer: Fail, cause: BaseException | None) -> NoReturn:
     """Raise the typed error for `answer`, chaining this caller's cause or its flight's."""
-    raise exception_for(answer.failure) from (
-        cause if cause is not None else cell.cause(answer.flight)
-    )
+    error = exception_for(answer.failure, answer.retry_after)
+    raise error from (cause if cause is not None else cell.cause(answer.flight))
 
 
-def acquire(cell: TokenCell) -> Flow[OAuthToken]:
-    """A usable token for one call: the token, or the typed error of why there is none."""
-    event: Input = TokenNeeded()
+def _obtain(cell: TokenCell, first: Input) -> Flow[tuple[UseToken | Fail, BaseException | None]]:
+    """Step `first`, then ask until the machine hands out a token or fails this call.
+
+    Counts the flights the call goes through (run or waited for), and tells the machine
+    when the call began, so retries stay within `max_attempts` and `call_timeout`.
+    """
+    since = cell.monotonic()
+    attempts = 0
+    event = first
     cause: BaseException | None = None
-    for _ in range(MAX_ROUNDS):
-        answer, cause = yield from _run(cell, event)
+    rounds = MAX_ROUNDS * max(1, cell.policy.resilience.max_attempts)
+    for _ in range(rounds):
+        answer, cause, ran = yield from _run(cell, event)
         match answer:
-            case UseToken(token=token):
-                return token
-            case Fail():
-                _raise(cell, answer, cause)
+            case UseToken() | Fail():
+                return answer, cause
             case AwaitFlight(flight=flight):
                 if _RUNNING.get() == flight:
                     raise ReentrantTokenRequest(
@@ -182,15 +239,41 @@ def acquire(cell: TokenCell) -> Flow[OAuthToken]:
                         "o_auth_token_provider use auth_manager.fetch_token()"
                     )
                 yield answer
-                event = TokenNeeded(waited_for=flight)
+                attempts += 1
+                event = TokenNeeded(waited_for=flight, attempts=attempts, since=since)
+            case AwaitRetry():
+                yield answer
+                event = TokenNeeded(attempts=attempts, since=since)
             case None:
-                event = TokenNeeded()
-    _raise(cell, Fail(failure=NoUsableToken(attempts=MAX_ROUNDS)), cause)
+                if ran is not None:
+                    attempts += 1
+                event = TokenNeeded(waited_for=ran, attempts=attempts, since=since)
+    return Fail(failure=NoUsableToken(attempts=rounds)), cause
+
+
+def acquire(cell: TokenCell) -> Flow[OAuthToken]:
+    """A usable token for one call: the token, or the typed error of why there is none."""
+    answer, cause = yield from _obtain(cell, TokenNeeded())
+    if isinstance(answer, Fail):
+        _raise(cell, answer, cause)
+    return answer.token
+
+
+def reacquire(cell: TokenCell, token: OAuthToken, reason: str) -> Flow[OAuthToken | None]:
+    """After a protected endpoint rejected `token` (why: `reason`): the token to replay the
+    request with, or None when it should not be replayed (a second rejection in a row:
+    the machine cools down). Other failures to get a token raise their typed error."""
+    answer, cause = yield from _obtain(cell, TokenRejected(token=token, reason=reason))
+    if isinstance(answer, Fail):
+        if isinstance(answer.failure, RejectedByApi):
+            return None
+        _raise(cell, answer, cause)
+    return answer.token
 
 
 def set_token(cell: TokenCell, token: object) -> Flow[None]:
     """Hold `token` (None: drop the held one), telling the on-update callback if it is new."""
-    answer, cause = yield from _run(cell, TokenSet(token=token))
+    answer, cause, _ran = yield from _run(cell, TokenSet(token=token))
     if isinstance(answer, Fail):
         _raise(cell, answer, cause)
 

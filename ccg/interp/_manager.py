@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias, TypeVar, assert_never
 
@@ -20,6 +21,7 @@ from ccg._checks import (
     checked_clock_skew,
     checked_limits,
     checked_params,
+    checked_resilience,
     checked_with_methods,
 )
 from ccg._errors import InvalidTokenError
@@ -28,7 +30,9 @@ from ccg.core import (
     DEFAULT_CLOCK_SKEW,
     TOKEN_REQUEST_LIMITS,
     AwaitFlight,
+    AwaitRetry,
     CallTokenProvider,
+    Event,
     HttpRequest,
     InvalidToken,
     Limits,
@@ -36,6 +40,7 @@ from ccg.core import (
     Now,
     OAuthToken,
     Policy,
+    ResiliencePolicy,
     TokenRequestSpec,
     TokenSource,
     TokenState,
@@ -45,7 +50,8 @@ from ccg.core import (
 )
 from ccg.interp._cell import TokenCell
 from ccg.interp._clock import SYSTEM_CLOCK, Clock
-from ccg.interp._driver import Flow, Work, acquire, fetch, set_token
+from ccg.interp._driver import Background, Flow, Work, acquire, fetch, reacquire, set_token
+from ccg.interp._event_log import LOGGER, event_sink
 from ccg.interp._transport import Transport
 
 __all__ = ["ClientCredentialsAuthManager", "OnTokenUpdate", "TokenProvider"]
@@ -63,12 +69,23 @@ T = TypeVar("T")
 _PAST_DEADLINE = 0.001
 
 
+def _daemon_thread(task: Callable[[], None]) -> None:
+    """Run `task` on a new daemon thread (a renewal must not keep the process alive)."""
+    threading.Thread(target=task, name="ccg-renewal", daemon=True).start()
+
+
 class ClientCredentialsAuthManager:
     """Gets, caches and renews the access token of one client; safe to share between threads.
 
     N threads that need a token at once cause one token request; each of them gets
     that token or that error. `ApiClient` builds one per client; share one between
     clients explicitly with `ApiClient(auth_manager=...)`.
+
+    `resilience` sets the soft refresh, retries, backoff, cool-down and breaker.
+    Renewals in the refresh window run through `spawn(task)` (default: a daemon
+    thread per renewal); `ccg.testing.run_inline` runs them on the calling thread,
+    for deterministic tests. Every step's events go to the `ccg` logger and to
+    `on_event(event)`.
     """
 
     def __init__(
@@ -84,6 +101,9 @@ class ClientCredentialsAuthManager:
         token: OAuthToken | None = None,
         limits: Limits = TOKEN_REQUEST_LIMITS,
         token_types: tuple[str, ...] = BEARER,
+        resilience: ResiliencePolicy = ResiliencePolicy(),  # noqa: B008 - frozen
+        on_event: Callable[[Event], object] | None = None,
+        spawn: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         checked_with_methods(
             "transport", transport, ["send"], "see ccg.Transport (e.g. ccg.Urllib3Transport())"
@@ -94,9 +114,14 @@ class ClientCredentialsAuthManager:
         checked_callable("entropy", entropy)
         checked_callable("o_auth_token_provider", token_provider)
         checked_callable("o_auth_on_token_update", on_token_update)
+        checked_callable("on_event", on_event)
+        checked_callable("spawn", spawn)
+        self._spawn: Callable[[Callable[[], None]], object] = spawn or _daemon_thread
         self._transport = transport
         self._clock = clock
         self._monotonic = clock.monotonic
+        sleep = getattr(clock, "sleep", None)
+        self._sleep: Callable[[float], object] = sleep if callable(sleep) else time.sleep
         self._provider = token_provider
         self._on_update = on_token_update
         policy = Policy(
@@ -106,14 +131,16 @@ class ClientCredentialsAuthManager:
             notify_updates=on_token_update is not None,
             limits=checked_limits("limits", limits),
             token_types=tuple(t.lower() for t in token_types),
+            resilience=checked_resilience("resilience", resilience),
         )
         now = Now(monotonic=clock.monotonic(), wall=clock.time(), entropy=entropy())
-        started = initial_state(token, now)
+        started = initial_state(policy, token, now)
         if not isinstance(started, Success):
             failure = started.failure()
             assert isinstance(failure, InvalidToken)  # the only failure of initial_state
             raise InvalidTokenError(failure)
-        self._cell = TokenCell(policy, started.unwrap(), clock, entropy)
+        self._emit = event_sink(on_event)
+        self._cell = TokenCell(policy, started.unwrap(), clock, entropy, self._emit)
 
     # -- reading ------------------------------------------------------------------
 
@@ -155,8 +182,8 @@ class ClientCredentialsAuthManager:
         wall-clock `expiry` against the wall clock now.
         """
         if token is None:
-            until, _ = self._cell.snapshot
-            return self._monotonic() >= until
+            held = self._cell.state.held
+            return held is None or self._monotonic() >= held.fresh_until
         if token.expiry is None:
             return False
         skew = effective_skew(token, self._cell.policy.clock_skew)
@@ -195,6 +222,23 @@ class ClientCredentialsAuthManager:
         extra = checked_params("additional_params", additional_params)
         return self._drive(fetch(self._cell, extra))
 
+    def token_rejected(self, token: OAuthToken, *, reason: str = "HTTP 401") -> OAuthToken | None:
+        """A protected endpoint answered 401 to a request that carried `token`.
+
+        If `token` is still the one held, it is let go and a new one obtained (one
+        fetch for every caller, as always); if a newer one is already held, that one.
+        Returns the token to replay the request with once, or None when it should not
+        be replayed: the token obtained after the previous 401 was rejected too, and
+        calls cool down (`TokenRejectedError`) instead of fetching one per call.
+        Failing to get a new token raises its typed error.
+        """
+        return self._drive(reacquire(self._cell, token, reason))
+
+    def report(self, *events: Event) -> None:
+        """Log `events` and pass them to `on_event`, as the manager's own are (an
+        `ApiClient` reports an API's 403 `insufficient_scope` this way)."""
+        self._emit(events)
+
     # -- the shell ----------------------------------------------------------------
 
     def _drive(self, flow: Flow[T]) -> T:
@@ -212,6 +256,13 @@ class ClientCredentialsAuthManager:
             result: T = stop.value
             return result
 
+    def _drive_quietly(self, flow: Flow[object]) -> None:
+        """Run a background flow; what it met is in the cell (and the log), not raised."""
+        try:
+            self._drive(flow)
+        except BaseException:  # a renewal nobody waits for: its failure is already stepped
+            LOGGER.debug("background renewal ended with an exception", exc_info=True)
+
     def _perform(self, work: Work) -> object:
         match work:
             case HttpRequest():
@@ -227,6 +278,12 @@ class ClientCredentialsAuthManager:
                 released = threading.Event()
                 if self._cell.watch(flight, released.set):
                     released.wait(max(0.0, until - self._monotonic()) + _PAST_DEADLINE)
+                return None
+            case AwaitRetry(until=until):
+                self._sleep(max(0.0, until - self._monotonic()))
+                return None
+            case Background(flow=flow):
+                self._spawn(lambda: self._drive_quietly(flow))
                 return None
             case _:
                 assert_never(work)

@@ -1,8 +1,10 @@
 """Public test kit: swap these in to test code that uses ccg, with no network and no real time.
 
 `FakeTransport` scripts the token endpoint and the API and records what was sent;
-`FakeClock` is a pair of clocks you move by hand. Hypothesis strategies for tokens,
-token responses and clock schedules are in `ccg.testing.strategies` (`ccg[testing]`).
+`FakeClock` is a pair of clocks you move by hand (backoffs let time pass at once);
+`run_inline` runs background renewals on the calling thread, deterministically.
+Hypothesis strategies for tokens, token responses and clock schedules are in
+`ccg.testing.strategies` (`ccg[testing]`).
 
 >>> from ccg import ApiClient, ClientCredentialsAuthCredentials
 >>> transport = FakeTransport([token_reply("t1", expires_in=3600), json_reply(200, {"ok": True})])
@@ -22,7 +24,16 @@ from ccg.testing._fakes import (
     Scripted,
     error_reply,
     json_reply,
+    run_inline,
     token_reply,
 )
 
-__all__ = ["FakeClock", "FakeTransport", "Scripted", "error_reply", "json_reply", "token_reply"]
+__all__ = [
+    "FakeClock",
+    "FakeTransport",
+    "Scripted",
+    "error_reply",
+    "json_reply",
+    "run_inline",
+    "token_reply",
+]

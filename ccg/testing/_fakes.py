@@ -22,6 +22,7 @@ __all__ = [
     "Scripted",
     "error_reply",
     "json_reply",
+    "run_inline",
     "token_reply",
 ]
 
@@ -54,13 +55,17 @@ def token_reply(
 
 
 def error_reply(
-    error: str, *, status: int = 400, error_description: str | None = None
+    error: str,
+    *,
+    status: int = 400,
+    error_description: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> HttpReply:
-    """An RFC 6749 §5.2 error response."""
+    """An RFC 6749 §5.2 error response (`headers`: e.g. `{"Retry-After": "5"}`)."""
     body = {"error": error}
     if error_description is not None:
         body["error_description"] = error_description
-    return json_reply(status, body)
+    return json_reply(status, body, headers)
 
 
 class FakeTransport:
@@ -122,11 +127,18 @@ class FakeTransport:
         return Success(reply)
 
 
+def run_inline(task: Callable[[], None]) -> None:
+    """A `spawn` for tests: run a background renewal at once, on the calling thread, so a
+    test with a `FakeTransport` and `FakeClock` sees its outcome before the call returns."""
+    task()
+
+
 class FakeClock:
     """Both clocks, standing still until told to move.
 
-    `monotonic()` only moves forward, with `advance`. `time()` (the wall clock, UTC
-    epoch seconds) moves with it, and can also be set or jumped either way on its
+    `monotonic()` only moves forward, with `advance` (or a client's `sleep`, which
+    advances it at once, so backoffs cost a test no time). `time()` (the wall clock,
+    UTC epoch seconds) moves with it, and can also be set or jumped either way on its
     own, as a wall clock corrected by NTP or by hand does. Calling the clock gives
     `time()`.
 
@@ -143,6 +155,8 @@ class FakeClock:
         self._wall = float(start)
         self._monotonic = 0.0
         self._lock = threading.Lock()
+        self.slept: list[float] = []
+        """Every wait a client made with `sleep`, in seconds, in order."""
 
     def monotonic(self) -> float:
         """Seconds since the clock was made, moved only by `advance`."""
@@ -163,6 +177,13 @@ class FakeClock:
         with self._lock:
             self._monotonic += seconds
             self._wall += seconds
+
+    def sleep(self, seconds: float) -> None:
+        """What a client waiting `seconds` (a backoff) does to a fake clock: let them pass
+        at once. Each wait is recorded in `slept`."""
+        with self._lock:
+            self.slept.append(seconds)
+        self.advance(max(seconds, 0.0))
 
     def jump(self, seconds: float) -> None:
         """Move the wall clock alone by `seconds`, either way; no time passes."""

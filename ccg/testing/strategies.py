@@ -49,6 +49,7 @@ from ccg.core import MAX_LIFETIME as _MAX_LIFETIME
 from ccg.core import TOKEN_REQUEST_LIMITS as _TOKEN_REQUEST_LIMITS
 from ccg.core import (
     Abandoned,
+    CallTimedOut,
     CallTokenProvider,
     ClientAuthentication,
     ClientSecretBasic,
@@ -75,12 +76,15 @@ from ccg.core import (
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
+    RejectedByApi,
+    ResiliencePolicy,
     TokenExpiredOnArrival,
     TokenFailure,
     TokenNeeded,
     TokenOrigin,
     TokenProvided,
     TokenProviderRaised,
+    TokenRejected,
     TokenReplyReceived,
     TokenRequestFailed,
     TokenRequestSpec,
@@ -131,6 +135,7 @@ __all__ = [
     "reply_with",
     "request_limits",
     "request_specs",
+    "resilience_policies",
     "situations",
     "states",
     "step_cases",
@@ -398,6 +403,7 @@ def _token_fields() -> st.SearchStrategy[OAuthToken]:
         expires_in=st.none() | lifetimes() | _huge_lifetimes(),
         scope=st.none() | st.sampled_from(["read", "read write", ""]),
         refresh_token=st.none() | st.just("r1"),
+        refresh_in=st.none() | st.none() | st.integers(0, 7200),
     )
 
 
@@ -536,15 +542,23 @@ def hostile_tokens() -> st.SearchStrategy[object]:
     )
 
 
+@st.composite
+def _held(draw: st.DrawFn) -> Held:
+    token = draw(tokens())
+    expires_at = draw(st.one_of(monotonic_times(), st.just(math.inf)))
+    if expires_at == math.inf:
+        return Held(token=token, expires_at=math.inf, fresh_until=math.inf, refresh_at=math.inf)
+    fresh_until = expires_at - draw(st.sampled_from([0.0, 30.0, 60.0]) | st.floats(0, 600))
+    refresh_at = fresh_until - draw(st.sampled_from([0.0, 0.0, 900.0]) | st.floats(0, 3600))
+    return Held(token=token, expires_at=expires_at, fresh_until=fresh_until, refresh_at=refresh_at)
+
+
 @_cached
 def held_tokens() -> st.SearchStrategy[Held]:
-    """A `Held` token: a well-formed token and a monotonic instant it expires at (often
-    never), unrelated to its wall-clock `expiry` as they are after the wall clock jumps."""
-    return st.builds(
-        Held,
-        token=tokens(),
-        expires_at=st.one_of(monotonic_times(), st.just(math.inf)),
-    )
+    """A `Held` token: a well-formed token and the monotonic instants its condition turns
+    on (`refresh_at <= fresh_until <= expires_at`, often never, often without a refresh
+    window), unrelated to its wall-clock `expiry` as they are after the wall clock jumps."""
+    return _held()
 
 
 # -- failures --------------------------------------------------------------------------
@@ -607,6 +621,8 @@ def token_failures() -> st.SearchStrategy[TokenFailure]:
         st.builds(FlightTimedOut, seconds=st.floats(0, 600)),
         st.builds(Abandoned, reason=_reasons()),
         st.builds(NoUsableToken, attempts=st.integers(1, 5)),
+        st.builds(CallTimedOut, seconds=st.floats(0, 600)),
+        st.builds(RejectedByApi, reason=_reasons()),
     )
 
 
@@ -629,18 +645,31 @@ def _states(draw: st.DrawFn) -> TokenState:
         )
     last_finished = started_flights - (flight is not None)
     failure = None
-    if last_finished > 0 and draw(st.booleans()):
+    if draw(st.booleans()):
+        at = draw(monotonic_times())
         failure = FailureRecord(
-            flight=last_finished, failure=draw(token_failures()), at=draw(monotonic_times())
+            flight=last_finished if last_finished > 0 and draw(st.booleans()) else None,
+            failure=draw(token_failures()),
+            at=at,
+            retry_at=at + draw(st.sampled_from([0.0, 0.5, 30.0]) | st.floats(0, 600)),
         )
-    return TokenState(held=held, flight=flight, failure=failure, flights=started_flights)
+    return TokenState(
+        held=held,
+        flight=flight,
+        failure=failure,
+        flights=started_flights,
+        streak=draw(st.sampled_from([0, 0, 1, 4, 5]) | st.integers(0, 100)),
+        rejected_at=draw(st.just(-math.inf) | monotonic_times()),
+    )
 
 
 @_cached
 def states() -> st.SearchStrategy[TokenState]:
     """A `TokenState` the machine can be in: with or without a held token (fresh, expired
     or never expiring at a given `now`), a flight in progress (numbered `flights`, in
-    time or overdue), and the last finished flight's failure; few flights or very many."""
+    time or overdue), the last failure (from the last finished flight, or a rejection)
+    and when the next flight may start, transient failures in a row (the breaker closed
+    or open), and when a token was last rejected; few flights or very many."""
     return _states()
 
 
@@ -719,9 +748,32 @@ def request_limits() -> st.SearchStrategy[Limits]:
 
 
 @_cached
+def resilience_policies() -> st.SearchStrategy[ResiliencePolicy]:
+    """A `ResiliencePolicy`: the defaults, or any sensible setting of each field (soft
+    refresh off or wide, one attempt or many, a breaker that opens at once)."""
+    seconds = st.floats(0.001, 600, allow_nan=False)
+    return st.one_of(
+        st.just(ResiliencePolicy()),
+        st.builds(
+            ResiliencePolicy,
+            refresh_ratio=st.sampled_from([0.0, 0.25, 0.5]) | st.floats(0, 0.99),
+            default_lifetime=st.none() | st.sampled_from([1.0, 3600.0]) | seconds,
+            max_attempts=st.integers(1, 5),
+            call_timeout=st.sampled_from([60.0, 1.0]) | seconds,
+            backoff_base=st.sampled_from([0.5, 0.001]) | seconds,
+            backoff_cap=st.sampled_from([30.0, 600.0]) | seconds,
+            retry_after_cap=st.sampled_from([0.0, 300.0]) | seconds,
+            cool_down=st.sampled_from([0.0, 30.0]) | seconds,
+            breaker_threshold=st.integers(1, 6),
+            breaker_open_for=st.sampled_from([0.0, 30.0]) | seconds,
+        ),
+    )
+
+
+@_cached
 def policies() -> st.SearchStrategy[Policy]:
     """A `Policy`: token endpoint or provider, with or without an update callback, any
-    skew, auth method, limits and accepted token types."""
+    skew, auth method, limits, accepted token types and resilience settings."""
     return st.builds(
         Policy,
         request=request_specs(),
@@ -730,6 +782,7 @@ def policies() -> st.SearchStrategy[Policy]:
         notify_updates=st.booleans(),
         limits=request_limits(),
         token_types=st.sampled_from([_BEARER, ("bearer", "dpop"), ("dpop",), ()]),
+        resilience=resilience_policies(),
     )
 
 
@@ -1012,16 +1065,31 @@ def _token_update_raised(token: OAuthToken, reason: str) -> Input:
     return TokenUpdateRaised(token=token, reason=reason)
 
 
-def _token_needed(waited_for: int | None) -> Input:
-    return TokenNeeded(waited_for=waited_for)
+def _token_needed(waited_for: int | None, attempts: int, since: float | None) -> Input:
+    return TokenNeeded(waited_for=waited_for, attempts=attempts, since=since)
+
+
+def _token_rejected(token: OAuthToken, reason: str) -> Input:
+    return TokenRejected(token=token, reason=reason)
+
+
+@_cached
+def _attempts() -> st.SearchStrategy[int]:
+    return st.sampled_from([0, 0, 1, 2, 3]) | st.integers(0, 10)
+
+
+@_cached
+def _since() -> st.SearchStrategy[float | None]:
+    return st.none() | st.none() | monotonic_times()
 
 
 @_cached
 def inputs() -> st.SearchStrategy[Input]:
     """Any member of the `Input` union, with any payload and any flight id."""
     return st.one_of(
-        st.builds(_token_needed, st.none() | _small_flight_ids()),
+        st.builds(_token_needed, st.none() | _small_flight_ids(), _attempts(), _since()),
         outcome_inputs(),
+        st.builds(_token_rejected, tokens(), _reasons()),
         st.builds(_token_set, _provided_objects()),
         st.builds(_token_update_notified, tokens() | malformed_tokens()),
         st.builds(_token_update_raised, tokens(), _reasons()),
@@ -1038,6 +1106,7 @@ def inputs_about(token: OAuthToken, flight: int | None = None) -> st.SearchStrat
         st.builds(_token_provided, number, st.just(token)),
         st.just(TokenUpdateNotified(token=token)),
         st.builds(_token_update_raised, st.just(token), _reasons()),
+        st.builds(_token_rejected, st.just(token), _reasons()),
     )
 
 
@@ -1046,7 +1115,10 @@ def _inputs_for(draw: st.DrawFn, state: TokenState) -> Input:
     held = current_token(state)
     kind = draw(st.sampled_from(["needed", "outcome", "about", "other"]))
     if kind == "needed":
-        return TokenNeeded(waited_for=draw(st.none() | flight_ids(state)))
+        waited = draw(st.none() | flight_ids(state))
+        if state.failure is not None and state.failure.flight is not None and draw(st.booleans()):
+            waited = state.failure.flight  # the caller whose own flight failed
+        return TokenNeeded(waited_for=waited, attempts=draw(_attempts()), since=draw(_since()))
     if kind == "outcome":
         return draw(outcomes(draw(flight_ids(state))))
     if kind == "about" and held is not None:
@@ -1081,8 +1153,14 @@ def _step_cases(draw: st.DrawFn) -> tuple[Policy, TokenState, Input, Now]:
     now = draw(nows())
     # Half the time, `now` is one of the state's own instants, or just either side of it.
     instants = [reusable_until(policy, state)]
+    if state.held is not None:
+        instants += [state.held.refresh_at, state.held.fresh_until, state.held.expires_at]
     if state.flight is not None:
         instants += [state.flight.deadline, state.flight.started]
+    if state.failure is not None:
+        instants += [state.failure.retry_at]
+    if isinstance(event, TokenNeeded) and event.since is not None:
+        instants += [event.since + policy.resilience.call_timeout]
     instants = [t for t in instants if math.isfinite(t)]
     on_boundary = draw(st.booleans())
     if instants and on_boundary:
@@ -1100,8 +1178,9 @@ def _step_cases(draw: st.DrawFn) -> tuple[Policy, TokenState, Input, Now]:
 def step_cases() -> st.SearchStrategy[tuple[Policy, TokenState, Input, Now]]:
     """The arguments of one `step(policy, state, input, now)`: any policy, a state and
     an input for it (`situations`), and a `now` that is, half the time, exactly on one of
-    the state's boundaries (the held token's `reusable_until`, the flight's start or
-    deadline) or the float just before or after it."""
+    the state's boundaries (the held token's `reusable_until`, refresh window, skew and
+    expiry, the flight's start or deadline, the end of a backoff or cool-down, the
+    call's deadline) or the float just before or after it."""
     return _step_cases()
 
 

@@ -1,0 +1,79 @@
+"""`Retry-After` (RFC 9110 §10.2.3): seconds to wait, from a delay or an HTTP-date.
+
+Parsed here rather than with `email.utils`, which would pull clocks and sockets
+into the core. The three date formats RFC 9110 §5.6.7 asks recipients to accept
+are read; anything else counts as absent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from ccg.core._http import Headers
+
+__all__ = ["epoch_of_http_date", "retry_after"]
+
+_MONTHS: Final = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_DELAY: Final = re.compile(r"[0-9]{1,12}")
+_DAY: Final = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
+_TIME: Final = r"([0-9]{2}):([0-9]{2}):([0-9]{2})"
+_IMF_FIXDATE: Final = re.compile(rf"{_DAY}, ([0-9]{{2}}) ([a-z]{{3}}) ([0-9]{{4}}) {_TIME} gmt")
+_RFC850: Final = re.compile(rf"{_DAY}, ([0-9]{{2}})-([a-z]{{3}})-([0-9]{{2}}) {_TIME} gmt")
+_ASCTIME: Final = re.compile(rf"{_DAY} ([a-z]{{3}}) ([ 0-9][0-9]) {_TIME} ([0-9]{{4}})")
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to the given proleptic Gregorian date."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _epoch(year: int, month: str, day: int, clock: tuple[str, str, str]) -> float | None:
+    number = _MONTHS.get(month)
+    hour, minute, second = (int(part) for part in clock)
+    if number is None or not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 60:
+        return None
+    return float(_days_from_civil(year, number, day) * 86400 + hour * 3600 + minute * 60 + second)
+
+
+def epoch_of_http_date(text: str) -> float | None:
+    """The UTC epoch seconds of an HTTP-date in any of its three formats, or None."""
+    value = " ".join(text.lower().split())
+    if (m := _IMF_FIXDATE.fullmatch(value)) is not None:
+        day, month, year, *clock = m.groups()
+        return _epoch(int(year), month, int(day), (clock[0], clock[1], clock[2]))
+    if (m := _RFC850.fullmatch(value)) is not None:
+        day, month, two_digit_year, *clock = m.groups()
+        # The obsolete two-digit year: 00-69 read as 20xx, 70-99 as 19xx.
+        year = int(two_digit_year) + (2000 if int(two_digit_year) < 70 else 1900)
+        return _epoch(year, month, int(day), (clock[0], clock[1], clock[2]))
+    if (m := _ASCTIME.fullmatch(" ".join(text.lower().split()))) is not None:
+        month, day, *clock, year = m.groups()
+        return _epoch(int(year), month, int(day), (clock[0], clock[1], clock[2]))
+    return None
+
+
+def retry_after(headers: Headers, wall: float) -> float | None:
+    """Seconds the reply with `headers` asks to wait, seen at `wall` (UTC epoch seconds).
+
+    None when there is no usable `Retry-After`; a date in the past gives a negative number.
+    """
+    for name, value in headers:
+        if name.lower() != "retry-after":
+            continue
+        text = value.strip()
+        if _DELAY.fullmatch(text):
+            return float(int(text))
+        epoch = epoch_of_http_date(text)
+        return None if epoch is None else epoch - wall
+    return None
