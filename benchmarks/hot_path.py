@@ -83,7 +83,15 @@ def main() -> None:
     floor = LockedFloor(header, time.monotonic() + 3600)
     policy = Policy(request=spec, clock_skew=60.0)
     token = OAuthToken(access_token="t" * 40, expires_in=3600, expiry=time.time() + 3600)
-    state = TokenState(held=Held(token=token, expires_at=time.monotonic() + 3600))
+    start = time.monotonic()  # a 3600 s token: skew 60 s, renewal window the last 885 s
+    state = TokenState(
+        held=Held(
+            token=token,
+            expires_at=start + 3600,
+            fresh_until=start + 3540,
+            refresh_at=start + 2655,
+        )
+    )
     needed = TokenNeeded()
     monotonic, wall, entropy = time.monotonic, time.time, random.random
 

@@ -79,6 +79,7 @@ DEFAULT_CLIENTS: Final[tuple[RegisteredClient, ...]] = (
     # credentials only survive if the client percent-encodes them (RFC 6749 §2.3.1).
     RegisteredClient("special:client", "s&c ret:+%/=ä"),
     RegisteredClient("short-lived", "short-secret", token_ttl=2),
+    RegisteredClient("renewing", "renewing-secret", token_ttl=6),
     RegisteredClient("write-only", "write-secret", scope="write"),  # /api/me -> 403
     RegisteredClient("no-expires-in", "no-expires-secret", include_expires_in=False),
 )
@@ -269,6 +270,7 @@ class AuthorizationServer:
         self._tokens: dict[str, _IssuedToken] = {}
         self._token_delay = _check_delay(token_delay)
         self._token_requests = 0
+        self._faults: list[tuple[int, str, str | None]] = []  # (status, error, Retry-After)
         self._tokens_issued = 0
         self._resource_requests = 0
         self._connections: dict[socket.socket, threading.Thread] = {}
@@ -433,6 +435,29 @@ class AuthorizationServer:
         with self._lock:
             self._token_delay = delay
 
+    def fail_token_requests(
+        self,
+        times: int,
+        *,
+        status: int = 503,
+        error: str = "temporarily_unavailable",
+        retry_after: str | None = None,
+    ) -> None:
+        """Answer the next `times` token requests with `status` and an RFC 6749 error body
+        (and `Retry-After`, if given) instead of a token: a server-side fault switch."""
+        if times < 0:
+            raise ValueError(f"times must be >= 0, got {times}")
+        with self._lock:
+            self._faults.extend([(status, error, retry_after)] * times)
+
+    def revoke_tokens(self) -> int:
+        """Forget every issued token, as a revocation does: the protected endpoints answer
+        401 `invalid_token` to them from now on. Returns how many were revoked."""
+        with self._lock:
+            revoked = len(self._tokens)
+            self._tokens.clear()
+            return revoked
+
     # -- Authlib callbacks -------------------------------------------------------------
 
     def _save_token(self, token: dict[str, Any], oauth2_request: Any) -> None:
@@ -469,8 +494,16 @@ class AuthorizationServer:
         with self._lock:
             self._token_requests += 1
             delay = self._token_delay
+            fault = self._faults.pop(0) if self._faults else None
         if delay > 0:
             self._stopping.wait(delay)
+        if fault is not None:
+            status, error, retry_after = fault
+            failed = jsonify(error=error)
+            failed.status_code = status
+            if retry_after is not None:
+                failed.headers["Retry-After"] = retry_after
+            return failed
         # typeshed's Authlib stub gives the framework-neutral server's (status, body, headers)
         # tuple; the Flask server's handle_response turns that into a Flask Response.
         response: Response = self._authz.create_token_response()  # pyright: ignore[reportUnknownMemberType, reportAssignmentType]

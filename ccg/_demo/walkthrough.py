@@ -1,8 +1,10 @@
 """`ccg demo`: the seed's flow through ccg against a real Authlib server on 127.0.0.1.
 
 Shows a first fetch, cached calls, on-token-update, a herd of threads sharing
-one fetch, a renewal at the clock skew with a short-lived token, and a bad
-secret reported with its RFC 6749 error code. Finishes in a few seconds.
+one fetch, a renewal at the clock skew with a short-lived token, a bad secret
+reported with its RFC 6749 error code, a background renewal riding out a failing
+token server, a `Retry-After` honoured, and a revoked token recovered by one 401
+replay. Finishes in a few seconds.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from collections.abc import Callable
 from ccg import (
     ApiClient,
     ClientCredentialsAuthCredentials,
+    Event,
     OAuthProviderException,
     OAuthScopeEnum,
     OAuthToken,
+    ResiliencePolicy,
 )
 from ccg._demo.authorization_server import AuthorizationServer
+from ccg.core import TokenInvalidated
 
 __all__ = ["run"]
 
@@ -34,6 +39,8 @@ def _client(
     client_id: str,
     secret: str,
     on_update: Callable[[OAuthToken], object] | None = None,
+    resilience: ResiliencePolicy | None = None,
+    on_event: Callable[[Event], object] | None = None,
 ) -> ApiClient:
     return ApiClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
@@ -43,6 +50,9 @@ def _client(
             o_auth_on_token_update=on_update,
         ),
         token_url=server.token_url,
+        base_url=server.base_url,
+        resilience=resilience,
+        on_event=on_event,
     )
 
 
@@ -123,5 +133,49 @@ def run(say: Callable[[str], None] = print) -> int:
         else:
             say("5. bad secret    UNEXPECTED: the call succeeded")
             return 1
+        if not _resilience(server, say):
+            return 1
         say(f"done in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def _resilience(server: AuthorizationServer, say: Callable[[str], None]) -> bool:
+    """Steps 6-8: the token server failing, rate-limiting, and revoking; True if all went well."""
+    # 6 s tokens: usable for 3 s (the skew is capped at half), renewed from 1.5 s on.
+    policy = ResiliencePolicy(refresh_ratio=0.5, backoff_base=0.2)
+    renewing = _client(server, "renewing", "renewing-secret", resilience=policy)
+    renewing.get("/api/me")
+    first = renewing.auth_manager.o_auth_token
+    server.fail_token_requests(2, status=503)
+    before = server.token_requests()
+    statuses: list[int] = []
+    deadline = time.monotonic() + 5.0
+    while renewing.auth_manager.o_auth_token == first and time.monotonic() < deadline:
+        statuses.append(renewing.get("/api/me").status)
+        time.sleep(0.02)
+    renewed = renewing.auth_manager.o_auth_token != first
+    say(
+        f"6. renewal, 503s  the token server answered 503 to the first 2 renewals; "
+        f"{len(statuses)} calls meanwhile: {statuses.count(200)} x 200; renewed "
+        f"{'after' if renewed else 'NOT after'} {server.token_requests() - before} token requests"
+    )
+
+    events: list[Event] = []
+    limited = _client(server, "test-client", "test-secret", on_event=events.append)
+    server.fail_token_requests(1, status=429, retry_after="1")
+    began = time.monotonic()
+    status = limited.get("/api/me").status
+    say(
+        f"7. Retry-After   429 with Retry-After: 1 -> the retry waited "
+        f"{time.monotonic() - began:.1f} s -> {status}"
+    )
+
+    before = server.token_requests()
+    revoked = server.revoke_tokens()
+    status = limited.get("/api/me").status
+    rejected = [e.reason.split(":")[0] for e in events if isinstance(e, TokenInvalidated)]
+    say(
+        f"8. revoked token the server revoked {revoked} tokens; next call: {', '.join(rejected)}, "
+        f"{server.token_requests() - before} new token, replayed once -> {status}"
+    )
+    return renewed and set(statuses) == {200} and status == 200 and len(rejected) == 1

@@ -101,6 +101,7 @@ from ccg.core._failures import (
     ErrorResponse,
     FlightTimedOut,
     MalformedResponse,
+    NoUsableToken,
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
@@ -329,6 +330,10 @@ def _retried(
                 )
             if held_back:
                 return Decision(state=state, answer=AwaitRetry(until=record.retry_at))
+    if ask.attempts >= resilience.max_attempts:
+        # Every flight this call went through gave a token that was unusable by the time
+        # the call could use it (a slow callback, a lifetime shorter than the wait).
+        return Decision(state=state, answer=Fail(failure=NoUsableToken(attempts=ask.attempts)))
     if ask.since is not None and m >= call_deadline:
         return Decision(state=state, answer=Fail(failure=CallTimedOut(seconds=m - ask.since)))
     return _start(policy, state, now)

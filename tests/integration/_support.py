@@ -26,6 +26,7 @@ from ccg import (
     HttpRequest,
     OAuthToken,
     OnTokenUpdate,
+    ResiliencePolicy,
     TokenProvider,
     Transport,
     Urllib3Transport,
@@ -139,6 +140,7 @@ class ClientFactory:
         clock: Clock = SYSTEM_CLOCK,
         token_url: str | None = None,
         base_url: str | None = None,
+        resilience: ResiliencePolicy | None = None,
     ) -> ApiClient:
         credentials = ClientCredentialsAuthCredentials(
             o_auth_client_id=client_id,
@@ -154,6 +156,7 @@ class ClientFactory:
             base_url=base_url,
             transport=transport,
             clock=clock,
+            resilience=resilience,
         )
 
 

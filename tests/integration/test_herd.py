@@ -118,11 +118,13 @@ def test_herd_rejected_by_the_token_endpoint_shares_one_error(
     assert updates.tokens == []
     assert client.auth_manager.o_auth_token is None
 
-    # The failure is not cached: the next caller tries again (and fails again).
+    # A bad secret is not retried: callers in the cool-down get the same error at once.
     server.set_token_delay(0.0)
-    with pytest.raises(OAuthProviderException):
+    with pytest.raises(OAuthProviderException) as again:
         client.get(server.resource_url)
-    assert server.token_requests() == 2
+    assert again.value.retry_after is not None
+    assert 0 < again.value.retry_after <= 30.0
+    assert server.token_requests() == 1
 
 
 def test_herd_whose_token_server_dies_mid_fetch_all_get_unreachable(

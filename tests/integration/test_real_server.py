@@ -21,6 +21,7 @@ from ccg import (
     ConfigurationError,
     OAuthProviderError,
     OAuthProviderException,
+    ResiliencePolicy,
     TokenAcquisitionError,
     TokenEndpointUnreachable,
     TokenResponseError,
@@ -444,7 +445,11 @@ def test_token_endpoint_redirect_is_a_typed_token_response_error(
 
 def test_read_timeout_is_honoured(server: AuthorizationServer, make_client: ClientFactory) -> None:
     with silent_endpoint() as token_url:
-        client = make_client(token_url=token_url, transport=Urllib3Transport(read_timeout=0.5))
+        client = make_client(
+            token_url=token_url,
+            transport=Urllib3Transport(read_timeout=0.5),
+            resilience=ResiliencePolicy(max_attempts=1),  # one request, not its retries
+        )
         started = time.monotonic()
         with pytest.raises(TokenEndpointUnreachable) as caught:
             client.get(server.resource_url)
@@ -474,7 +479,11 @@ def test_connect_timeout_is_honoured(
     server: AuthorizationServer, make_client: ClientFactory
 ) -> None:
     with unconnectable_endpoint() as token_url:
-        client = make_client(token_url=token_url, transport=Urllib3Transport(connect_timeout=0.5))
+        client = make_client(
+            token_url=token_url,
+            transport=Urllib3Transport(connect_timeout=0.5),
+            resilience=ResiliencePolicy(max_attempts=1),  # one attempt, not its retries
+        )
         started = time.monotonic()
         with pytest.raises(TokenEndpointUnreachable) as caught:
             client.get(server.resource_url)
@@ -532,7 +541,8 @@ def test_unusable_token_replies_are_typed_errors(
         with pytest.raises(expected) as caught:
             client.get(server.resource_url)
 
-        assert len(endpoint.requests()) == 1
+        # A 5xx is retried (max_attempts in all); anything else is not.
+        assert len(endpoint.requests()) == (3 if status >= 500 else 1)
     assert type(caught.value) is expected
     if isinstance(caught.value, OAuthProviderException):
         assert caught.value.status == status

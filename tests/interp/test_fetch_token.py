@@ -17,6 +17,7 @@ from ccg import (
     ConfigurationError,
     Limits,
     OAuthToken,
+    ResiliencePolicy,
     TokenEndpointUnreachable,
     TokenFetchAbandoned,
     TokenResponseError,
@@ -28,7 +29,7 @@ from ccg.core import (
     TransportFailure,
     TransportFailureKind,
 )
-from ccg.testing import FakeClock, FakeTransport, token_reply
+from ccg.testing import FakeClock, FakeTransport, json_reply, token_reply
 
 SPEC: Final = TokenRequestSpec(
     token_url="https://as.example/token", client_id="i", client_secret="s", scopes=("read",)
@@ -40,9 +41,16 @@ def manager(transport: FakeTransport, **options: Any) -> ClientCredentialsAuthMa
 
 
 def test_a_token_expired_on_arrival_is_the_same_error_on_both_paths() -> None:
-    expired = token_reply("t", expires_in=0)
-    transport = FakeTransport([expired, expired])
-    m = manager(transport)
+    clock = FakeClock()
+
+    def slower_than_the_lifetime(_: HttpRequest) -> HttpReply:
+        clock.advance(3)
+        return token_reply("t", expires_in=2)
+
+    transport = FakeTransport(handler=slower_than_the_lifetime)
+    m = ClientCredentialsAuthManager(
+        SPEC, transport=transport, clock=clock, resilience=ResiliencePolicy(max_attempts=1)
+    )
     with pytest.raises(TokenResponseError, match="already expired") as by_hand:
         m.fetch_token()
     with pytest.raises(TokenResponseError, match="already expired") as automatic:
@@ -102,7 +110,7 @@ def test_the_token_is_stamped_returned_and_neither_held_nor_announced() -> None:
 
 def test_transport_failures_and_surprises_are_typed() -> None:
     refused = TransportFailure(kind=TransportFailureKind.CONNECT, reason="refused")
-    transport = FakeTransport([refused, token_reply("x", expires_in=0)])
+    transport = FakeTransport([refused, json_reply(200, {"token": "x"})])
     m = manager(transport)
     with pytest.raises(TokenEndpointUnreachable, match="refused") as caught:
         m.fetch_token()

@@ -66,7 +66,7 @@ def test_first_call_fetches_and_later_calls_use_the_cache() -> None:
     m = manager(transport, clock)
     assert m.state == TokenState()
     assert m.authorization_header() == "Bearer t1"
-    clock.advance(3600 - 60 - 0.001)
+    clock.advance(2655 - 0.001)  # just before the renewal window: the last quarter of 3540 s
     assert m.authorization_header() == "Bearer t1"
     assert len(transport.requests) == 1
     token = m.o_auth_token
@@ -129,12 +129,16 @@ def test_malformed_reply_and_transport_failure_are_typed() -> None:
     transport = FakeTransport(
         [
             json_reply(200, {"token": "nope"}),
-            TransportFailure(kind=TransportFailureKind.TIMEOUT, reason="ConnectTimeoutError: boom"),
+            # A timeout is retried: max_attempts (3) of them before the call fails.
+            *[TransportFailure(kind=TransportFailureKind.TIMEOUT, reason="ConnectTimeoutError: boom")]
+            * 3,
         ]
     )
-    m = manager(transport, FakeClock())
+    clock = FakeClock()
+    m = manager(transport, clock)
     with pytest.raises(TokenResponseError, match="not a token"):
         m.token()
+    clock.advance(30)  # a 200 that is not a token is not retried: it cools down for 30 s
     with pytest.raises(TokenEndpointUnreachable, match="ConnectTimeoutError") as caught:
         m.token()
     assert caught.value.kind is TransportFailureKind.TIMEOUT
@@ -152,12 +156,28 @@ def test_failed_renewal_keeps_the_old_token_held() -> None:
     assert m.state.flight is None
 
 
-def test_token_expired_on_arrival_is_an_error_not_a_loop() -> None:
+def test_a_lifetime_of_zero_means_none_given_not_a_fetch_per_call() -> None:
     transport = FakeTransport([token_reply("t0", expires_in=0)])
-    m = manager(transport, FakeClock())
+    clock = FakeClock()
+    m = manager(transport, clock)
+    assert m.token().access_token == "t0"
+    clock.advance(3600)
+    assert m.token().access_token == "t0"  # used until an API rejects it (no default lifetime)
+    assert len(transport.requests) == 1
+
+
+def test_a_token_expired_on_arrival_is_an_error_not_a_loop() -> None:
+    clock = FakeClock()
+
+    def slower_than_the_lifetime(_: HttpRequest) -> HttpReply:
+        clock.advance(3)
+        return token_reply("t0", expires_in=2)
+
+    transport = FakeTransport(handler=slower_than_the_lifetime)
+    m = manager(transport, clock)
     with pytest.raises(TokenResponseError, match="already expired"):
         m.token()
-    assert len(transport.requests) == 1
+    assert len(transport.requests) == 3  # retried as transient, within max_attempts
 
 
 # -- the provider ------------------------------------------------------------------------
@@ -440,9 +460,9 @@ def test_gives_up_after_bounded_rounds() -> None:
         clock.advance(20)
 
     m = manager(transport, clock, on_update=always_slow)
-    with pytest.raises(TokenAcquisitionError, match="no usable token after 6 attempts"):
+    with pytest.raises(TokenAcquisitionError, match="no usable token after 3 attempts"):
         m.token()
-    assert len(transport.requests) == 6
+    assert len(transport.requests) == 3  # max_attempts
 
 
 def test_a_provider_asking_the_manager_for_a_token_fails_instead_of_deadlocking() -> None:
