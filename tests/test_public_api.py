@@ -62,6 +62,16 @@ def test_package_ships_py_typed() -> None:
     assert (pathlib.Path(ccg.__file__).parent / "py.typed").is_file()
 
 
+def test_metrics_export_everything_they_define() -> None:
+    module = importlib.import_module("ccg.metrics")
+    defined = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
+    }
+    assert sorted(module.__all__) == sorted(defined)
+
+
 def test_the_readme_lists_exactly_the_public_names() -> None:
     readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
     listed: dict[str, list[str]] = {}
@@ -69,6 +79,6 @@ def test_the_readme_lists_exactly_the_public_names() -> None:
         match = re.fullmatch(r"- `(ccg[\w.]*)`: (.*)", line)
         if match:
             listed[match[1]] = re.findall(r"`([^`]+)`", match[2])
-    assert set(listed) == {*FACADES, "ccg.testing.strategies"}
+    assert set(listed) == {*FACADES, "ccg.testing.strategies", "ccg.metrics"}
     for name, names in listed.items():
         assert names == list(importlib.import_module(name).__all__), name

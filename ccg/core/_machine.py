@@ -53,7 +53,7 @@ or fail at once with the same error.
      +--------------------------+   token   -> hold it, ReleaseWaiters(n),      |
          ^   |  ^                            NotifyTokenUpdate (new + callback) |
          |   |  |                   failure -> record, retry_at, Release(n)     |
-         |   |  |                   deadline passed -> FlightTimedOut (transient)|
+         |   |  |                   deadline passed -> FlightTimedOut, transient |
          |   |  +-- TokenRejected(held): let it go, fetch (twice in a row: cool down)
          +---+  TokenSet(t) / TokenSet(None): hold (supersedes n) / drop
 

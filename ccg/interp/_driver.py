@@ -158,8 +158,13 @@ def _run(
     """
     decision = cell.step(event)
     if isinstance(decision.answer, UseToken) and decision.work:
-        if any(isinstance(effect, _PRODUCING) for effect in decision.work):
-            yield Background(_follow(cell, decision))
+        flights = [e.flight for e in decision.work if isinstance(e, FetchToken | CallTokenProvider)]
+        if flights:
+            try:
+                yield Background(_follow(cell, decision))
+            except Exception as exc:  # the renewal could not even start (no thread left)
+                for flight in flights:
+                    cell.step(FlightAbandoned(flight=flight, reason=_describe(exc)), exc)
         return decision.answer, None, None
     return (yield from _follow(cell, decision))
 

@@ -27,6 +27,7 @@ from ccg import (
 )
 from ccg._errors import ReentrantTokenRequest
 from ccg.core import (
+    Abandoned,
     HttpReply,
     HttpRequest,
     TokenRequestSpec,
@@ -474,3 +475,19 @@ def test_a_provider_asking_the_manager_for_a_token_fails_instead_of_deadlocking(
         m.token()
     assert isinstance(caught.value.__cause__, ReentrantTokenRequest)
     assert m.o_auth_token is None
+
+
+def test_a_renewal_that_cannot_start_does_not_fail_the_caller() -> None:
+    def no_threads(_task: Callable[[], None]) -> None:
+        raise RuntimeError("can't start new thread")
+
+    transport, clock = FakeTransport([token_reply("t1", expires_in=100)]), FakeClock()
+    m = ClientCredentialsAuthManager(SPEC, transport=transport, clock=clock, spawn=no_threads)
+    assert m.token().access_token == "t1"
+    clock.advance(40)  # usable for 50 s (the skew capped at half): the window opens at 37.5 s
+    assert m.token().access_token == "t1"
+    record = m.state.failure
+    assert m.state.flight is None  # the renewal was settled, not left to its deadline
+    assert record is not None
+    assert record.failure == Abandoned(reason="RuntimeError: can't start new thread")
+    assert len(transport.requests) == 1
