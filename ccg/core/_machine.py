@@ -526,16 +526,18 @@ def _set(policy: Policy, state: TokenState, token: object, now: Now) -> Decision
 def _rejected(
     policy: Policy, state: TokenState, token: OAuthToken, reason: str, now: Now
 ) -> Decision:
-    """A protected endpoint rejected `token`: let it go if it is still the one held, and
-    get another, unless the one before it was rejected just as recently (cool down)."""
+    """A protected endpoint rejected `token`: let it go if it is still the one held and in
+    use, and get another, unless the one before it was rejected just as recently (cool
+    down). Several requests that carried it may each come back 401: only the first lets
+    it go; the others wait for its replacement like any caller."""
     m = now.monotonic
     held = state.held
-    if held is None or held.token != token:
-        # A newer token replaced it meanwhile (or it was dropped): keep what is held.
-        ignored = (StaleRejectionIgnored(reason=reason),)
-        if held is not None and m < held.fresh_until:
-            return Decision(state=state, answer=UseToken(token=held.token), events=ignored)
-        return Decision(state=state, events=ignored)
+    if held is None or held.token != token or m >= held.fresh_until:
+        # A newer token replaced it meanwhile, or it was dropped, or it is already out of use
+        # (let go after another request's 401, or expired): nothing to let go; keep or get
+        # the one to use, as any caller would.
+        ignored = Decision(state=state, events=(StaleRejectionIgnored(reason=reason),))
+        return _joined(ignored, _needed(policy, state, TokenNeeded(), now))
     let_go = msgspec.structs.replace(
         held, fresh_until=min(held.fresh_until, m), refresh_at=min(held.refresh_at, m)
     )

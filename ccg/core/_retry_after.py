@@ -20,12 +20,15 @@ _MONTHS: Final = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
     )
 }
-_DELAY: Final = re.compile(r"[0-9]{1,12}")
+_DELAY: Final = re.compile(r"[0-9]+")
+_LONGEST_DELAY: Final = 10**12  # seconds; a longer delay is cut to it (and then to the cap)
 _DAY: Final = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
 _TIME: Final = r"([0-9]{2}):([0-9]{2}):([0-9]{2})"
 _IMF_FIXDATE: Final = re.compile(rf"{_DAY}, ([0-9]{{2}}) ([a-z]{{3}}) ([0-9]{{4}}) {_TIME} gmt")
 _RFC850: Final = re.compile(rf"{_DAY}, ([0-9]{{2}})-([a-z]{{3}})-([0-9]{{2}}) {_TIME} gmt")
-_ASCTIME: Final = re.compile(rf"{_DAY} ([a-z]{{3}}) ([ 0-9][0-9]) {_TIME} ([0-9]{{4}})")
+# asctime pads a one-digit day with a space ("Nov  6"); spaces are collapsed before matching.
+_ASCTIME: Final = re.compile(rf"{_DAY} ([a-z]{{3}}) ([0-9]{{1,2}}) {_TIME} ([0-9]{{4}})")
+_SECONDS_PER_YEAR: Final = 31_556_952  # the Gregorian mean year
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
@@ -43,21 +46,35 @@ def _epoch(year: int, month: str, day: int, clock: tuple[str, str, str]) -> floa
     hour, minute, second = (int(part) for part in clock)
     if number is None or not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 60:
         return None
-    return float(_days_from_civil(year, number, day) * 86400 + hour * 3600 + minute * 60 + second)
+    return float(
+        _days_from_civil(year, number, day) * 86400 + hour * 3600 + minute * 60 + second
+    )
 
 
-def epoch_of_http_date(text: str) -> float | None:
-    """The UTC epoch seconds of an HTTP-date in any of its three formats, or None."""
+def _full_year(two_digits: int, wall: float | None) -> int:
+    """RFC 9110 §5.6.7: a two-digit year more than 50 years ahead of `wall` is in the
+    century before. Without a wall clock: 00-69 are 20xx, 70-99 are 19xx."""
+    if wall is None or not abs(wall) < 1e15:
+        return two_digits + (2000 if two_digits < 70 else 1900)
+    this_year = 1970 + int(wall // _SECONDS_PER_YEAR)
+    year = this_year - this_year % 100 + two_digits
+    return year - 100 if year > this_year + 50 else year
+
+
+def epoch_of_http_date(text: str, wall: float | None = None) -> float | None:
+    """The UTC epoch seconds of an HTTP-date in any of its three formats, or None.
+
+    `wall` (epoch seconds now) places the two-digit year of the obsolete RFC 850 format.
+    """
     value = " ".join(text.lower().split())
     if (m := _IMF_FIXDATE.fullmatch(value)) is not None:
         day, month, year, *clock = m.groups()
         return _epoch(int(year), month, int(day), (clock[0], clock[1], clock[2]))
     if (m := _RFC850.fullmatch(value)) is not None:
         day, month, two_digit_year, *clock = m.groups()
-        # The obsolete two-digit year: 00-69 read as 20xx, 70-99 as 19xx.
-        year = int(two_digit_year) + (2000 if int(two_digit_year) < 70 else 1900)
+        year = _full_year(int(two_digit_year), wall)
         return _epoch(year, month, int(day), (clock[0], clock[1], clock[2]))
-    if (m := _ASCTIME.fullmatch(" ".join(text.lower().split()))) is not None:
+    if (m := _ASCTIME.fullmatch(value)) is not None:
         month, day, *clock, year = m.groups()
         return _epoch(int(year), month, int(day), (clock[0], clock[1], clock[2]))
     return None
@@ -66,14 +83,15 @@ def epoch_of_http_date(text: str) -> float | None:
 def retry_after(headers: Headers, wall: float) -> float | None:
     """Seconds the reply with `headers` asks to wait, seen at `wall` (UTC epoch seconds).
 
-    None when there is no usable `Retry-After`; a date in the past gives a negative number.
+    None when there is no usable `Retry-After`; a date in the past gives a negative
+    number; a delay longer than 10^12 s counts as 10^12 s (the policy's cap cuts it).
     """
     for name, value in headers:
         if name.lower() != "retry-after":
             continue
         text = value.strip()
         if _DELAY.fullmatch(text):
-            return float(int(text))
-        epoch = epoch_of_http_date(text)
+            return float(_LONGEST_DELAY if len(text) > 12 else int(text))
+        epoch = epoch_of_http_date(text, wall)
         return None if epoch is None else epoch - wall
     return None

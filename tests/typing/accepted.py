@@ -14,7 +14,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import assert_never, assert_type
 
 import pytest
@@ -46,6 +46,7 @@ from ccg import (
     OAuthToken,
     OnTokenUpdate,
     ReentrantTokenRequest,
+    ResiliencePolicy,
     SystemClock,
     TokenAcquisitionError,
     TokenAcquisitionTimeout,
@@ -54,6 +55,7 @@ from ccg import (
     TokenPresenter,
     TokenProvider,
     TokenProviderError,
+    TokenRejectedError,
     TokenResponseError,
     TokenUpdateCallbackError,
     Transport,
@@ -70,14 +72,20 @@ from ccg.core import (
     Abandoned,
     Answer,
     AwaitFlight,
+    AwaitRetry,
+    BearerChallenge,
+    BreakerOpened,
+    CallTimedOut,
     CallTokenProvider,
     ClientAuthentication,
     Condition,
+    CoolDownStarted,
     Decision,
     Effect,
     ErrorResponse,
     Event,
     Fail,
+    FailureClass,
     FailureRecord,
     FetchToken,
     Flight,
@@ -89,6 +97,7 @@ from ccg.core import (
     Headers,
     Held,
     Input,
+    InsufficientScope,
     InvalidToken,
     MalformedResponse,
     NotifyTokenUpdate,
@@ -98,16 +107,21 @@ from ccg.core import (
     ProviderRaised,
     ProviderReturnedExpired,
     ProviderReturnedNone,
+    RejectedByApi,
     ReleaseWaiters,
+    RetryScheduled,
     StaleOutcomeIgnored,
+    StaleRejectionIgnored,
     TokenAdopted,
     TokenDropped,
     TokenExpiredOnArrival,
     TokenFailure,
+    TokenInvalidated,
     TokenNeeded,
     TokenOrigin,
     TokenProvided,
     TokenProviderRaised,
+    TokenRejected,
     TokenReplyReceived,
     TokenRequestFailed,
     TokenRequestSpec,
@@ -116,17 +130,26 @@ from ccg.core import (
     TokenState,
     TokenUpdateNotified,
     TokenUpdateRaised,
+    UpdateCallbackFailed,
     UpdateCallbackRaised,
     UseToken,
     accept_reply,
     accept_token,
+    backoff_ceiling,
+    bearer_challenge,
     build_token_request,
+    classify,
     condition,
     current_token,
     decode_token_reply,
     effective_skew,
+    epoch_of_http_date,
     header_problem,
     initial_state,
+    not_before,
+    placed,
+    retry_after,
+    retry_delay,
     reusable_until,
     step,
     token_problem,
@@ -140,6 +163,7 @@ from ccg.testing import (
     Scripted,
     error_reply,
     json_reply,
+    run_inline,
     token_reply,
 )
 
@@ -446,22 +470,115 @@ def use_auth_manager_built_by_hand() -> None:
     assert default.policy.clock_skew == DEFAULT_CLOCK_SKEW
 
 
+def use_resilience_options() -> None:
+    """`resilience`, `on_event` and `spawn`: soft refresh, a 401 replayed once, a second
+    401 in a row cooling down, and a 403 `insufficient_scope` reported."""
+    events: list[Event] = []
+    sinks: list[Callable[[Event], object]] = [events.append, _describe_event]
+    spawns: list[Callable[[Callable[[], None]], object]] = [
+        run_inline,
+        lambda task: threading.Thread(target=task, daemon=True).start(),
+    ]
+    assert len(sinks) + len(spawns) == 4
+    scope_challenge = {"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="admin"'}
+    transport, clock = _fakes(
+        token_reply("t1", expires_in=3600),
+        json_reply(200, {}),  # call 1, with t1
+        token_reply("t2", expires_in=3600),  # call 2 renews t1 in its refresh window...
+        json_reply(200, {}),  # ...and is sent with t1
+        HttpReply(status=401),  # call 3, with t2: rejected
+        token_reply("t3", expires_in=3600),
+        json_reply(200, {}),  # call 3 replayed with t3
+        HttpReply(status=401),  # call 4, with t3: rejected right after t2: no replay
+        token_reply("t4", expires_in=3600),  # (call 5 fails at once; after the cool-down:)
+        json_reply(403, {}, headers=scope_challenge),  # call 6, with t4
+    )
+    resilience = ResiliencePolicy(refresh_ratio=0.25, cool_down=30.0)
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=transport,
+        clock=clock,
+        resilience=resilience,
+        on_event=events.append,
+        spawn=run_inline,
+    )
+    assert client.auth_manager.policy.resilience is resilience
+    assert client.get(f"{API}/1").status == 200
+    clock.advance(2700)  # t1's refresh window opened at 2655 s (3540 s usable, last 25%)
+    assert client.get(f"{API}/2").status == 200
+    assert transport.requests[-1].header("Authorization") == "Bearer t1"
+    assert client.auth_manager.o_auth_token is not None
+    assert client.auth_manager.o_auth_token.access_token == "t2"  # renewed, inline
+    assert client.get(f"{API}/3").status == 200
+    assert transport.requests[-1].header("Authorization") == "Bearer t3"
+    assert client.get(f"{API}/4").status == 401  # returned as it is: no replay
+    with pytest.raises(TokenRejectedError) as cooling:
+        client.get(f"{API}/5")
+    assert isinstance(cooling.value, TokenAcquisitionError)
+    assert_type(cooling.value.retry_after, float | None)
+    assert cooling.value.retry_after == 30.0
+    assert isinstance(cooling.value.failure, RejectedByApi)
+    clock.advance(30)
+    assert client.get(f"{API}/6").status == 403
+    assert events[-1] == InsufficientScope(status=403, scope="admin")
+    described = [_describe_event(e) for e in events]
+    assert "renewal started 2 (endpoint)" in described
+    assert described.count("invalidated: HTTP 401") == 2
+    assert "cool down for 30.0 s: rejected: HTTP 401" in described
+
+
+def use_auth_manager_resilience() -> None:
+    """The manager's own resilience options, `token_rejected` and `report`."""
+    events: list[Event] = []
+    spawned: list[Callable[[], None]] = []
+    clock = FakeClock()
+    manager = ClientCredentialsAuthManager(
+        TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="s"),
+        transport=FakeTransport([token_reply("t1", expires_in=None), token_reply("t2")]),
+        clock=clock,
+        resilience=ResiliencePolicy(max_attempts=1, default_lifetime=600.0),
+        on_event=events.append,
+        spawn=spawned.append,  # keeps renewals to run later (here: none is due)
+    )
+    assert_type(manager.policy.resilience, ResiliencePolicy)
+    token = manager.token()
+    held = manager.state.held
+    assert held is not None
+    assert held.expires_at == 600.0  # no expires_in: the default_lifetime
+    assert_type(manager.bearer(), tuple[OAuthToken, str])
+    replacement = manager.token_rejected(token, reason="HTTP 401 invalid_token")
+    assert_type(replacement, OAuthToken | None)
+    assert replacement is not None
+    assert replacement.access_token == "t2"
+    assert manager.token_rejected(token) == replacement  # t1 is no longer held: keep t2
+    assert [_describe_event(e) for e in events[-1:]] == ["ignored: HTTP 401"]
+    assert_type(manager.report(InsufficientScope(status=403, scope=None)), None)
+    assert_type(manager.report(), None)
+    assert events[-1] == InsufficientScope(status=403, scope=None)
+    assert spawned == []
+
+
 # -- errors ------------------------------------------------------------------------------
 
 
 def use_errors() -> None:
+    refused = TransportFailure(
+        kind=TransportFailureKind.CONNECT, reason="ConnectionRefusedError: refused"
+    )
     transport, clock = _fakes(
         error_reply("invalid_client", status=401, error_description="bad secret"),
         error_reply("slow_down"),
-        TransportFailure(
-            kind=TransportFailureKind.CONNECT, reason="ConnectionRefusedError: refused"
-        ),
+        refused,  # a transient failure: retried (max_attempts=3) after a backoff
+        refused,
+        refused,
     )
     client = ApiClient(
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
         clock=clock,
+        entropy=lambda: 0.5,
     )
     for expected, status in ((OAuthProviderError.INVALID_CLIENT, 401), ("slow_down", 400)):
         with pytest.raises(OAuthProviderException) as provider_error:
@@ -472,20 +589,33 @@ def use_errors() -> None:
         assert_type(error.error_uri, str | None)
         assert_type(error.status, int)
         assert_type(error.failure, TokenFailure)
+        assert_type(error.retry_after, float | None)
         assert error.error == expected
         assert error.status == status
+        assert error.retry_after == ResiliencePolicy().cool_down  # not retried: cooled down
         assert isinstance(error.failure, ErrorResponse)
         if isinstance(error.error, OAuthProviderError):
             assert_type(error.error, OAuthProviderError)
+        # Within the cool-down every call gets the same error at once, with no request.
+        sent = len(transport.requests)
+        with pytest.raises(OAuthProviderException) as again:
+            client.get(f"{API}/me")
+        assert again.value.error == expected
+        assert len(transport.requests) == sent
+        clock.advance(ResiliencePolicy().cool_down)
     with pytest.raises(TokenAcquisitionError) as acquisition_error:
         client.get(f"{API}/me")
     assert_type(acquisition_error.value.failure, TokenFailure)
     assert_type(acquisition_error.value.status, int | None)
+    assert_type(acquisition_error.value.retry_after, float | None)
     assert acquisition_error.value.status is None  # no reply at all
     unreachable = acquisition_error.value
     assert isinstance(unreachable, TokenEndpointUnreachable)
     assert_type(unreachable.kind, TransportFailureKind | None)
     assert unreachable.kind is TransportFailureKind.CONNECT
+    assert_type(clock.slept, list[float])
+    assert clock.slept == [0.25, 0.5]  # the backoffs before the 2nd and 3rd request
+    assert unreachable.retry_after == 1.0  # the third backoff, not waited for: no attempt left
     with pytest.raises(ConfigurationError) as configuration_error:
         ClientCredentialsAuthCredentials("id", "secret", o_auth_scopes=["no spaces"])
     assert_type(configuration_error.value.field, str)
@@ -605,7 +735,11 @@ class TickingClock:
 
 
 def use_token_acquisition_timeout() -> None:
-    """A caller waiting for another thread's fetch gives up at the flight's deadline."""
+    """A caller waiting for another thread's fetch gives up at the flight's deadline.
+
+    With `max_attempts=1` the flight given up is not retried for the calls that went
+    through it; the next call starts a new one.
+    """
     started, release = threading.Event(), threading.Event()
     calls: list[OAuthToken | None] = []
 
@@ -628,9 +762,17 @@ def use_token_acquisition_timeout() -> None:
         transport=FakeTransport(),
         clock=clock,
         token_request_limits=Limits(connect_timeout=0.1, read_timeout=0.1, total_timeout=0.1),
+        resilience=ResiliencePolicy(max_attempts=1),
     )
-    owner_got: list[OAuthToken] = []
-    owner = threading.Thread(target=lambda: owner_got.append(client.auth_manager.token()))
+    owner_got: list[OAuthToken | TokenAcquisitionError] = []
+
+    def run_the_flight() -> None:
+        try:
+            owner_got.append(client.auth_manager.token())
+        except TokenAcquisitionError as exc:
+            owner_got.append(exc)
+
+    owner = threading.Thread(target=run_the_flight)
     owner.start()
     try:
         assert started.wait(5)
@@ -657,7 +799,11 @@ def use_token_acquisition_timeout() -> None:
     assert isinstance(timeout.failure, FlightTimedOut)
     assert_type(timeout.failure.seconds, float)
     assert timeout.failure.seconds > FLIGHT_GRACE
-    assert [t.access_token for t in owner_got] == ["t2"]  # its late token was ignored
+    assert_type(timeout.retry_after, float | None)
+    # The owner's late token was ignored, and its call, through that one flight, failed too.
+    assert len(owner_got) == 1
+    assert isinstance(owner_got[0], TokenAcquisitionTimeout)
+    assert client.auth_manager.token().access_token == "t2"  # a new flight, a new call
 
 
 # -- transports: the fakes, urllib3 and a user's own -------------------------------------
@@ -751,6 +897,10 @@ def use_clocks() -> None:
     assert_type(fake.jump(-3600), None)
     assert_type(fake.set(1_700_000_000.5), None)
     assert (fake.monotonic(), fake()) == (30.0, 1_700_000_000.5)
+    assert_type(fake.sleep(2.5), None)  # a backoff's wait: it passes at once
+    assert_type(fake.slept, list[float])
+    assert (fake.monotonic(), fake.slept) == (32.5, [2.5])
+    assert_type(SystemClock().sleep(0), None)
     clocks: list[Clock] = [fake, SystemClock(), SYSTEM_CLOCK, ccg.interp.SYSTEM_CLOCK]
     clocks.append(TickingClock(tick=1.0))
     for clock in clocks:
@@ -855,6 +1005,12 @@ def _describe_failure(failure: TokenFailure) -> str:
         case NoUsableToken(attempts=attempts):
             assert_type(attempts, int)
             return f"{attempts} attempts"
+        case CallTimedOut(seconds=seconds):
+            assert_type(seconds, float)
+            return f"call timed out after {seconds} s"
+        case RejectedByApi(reason=reason):
+            assert_type(reason, str)
+            return f"rejected: {reason}"
         case _:
             assert_never(failure)
 
@@ -862,23 +1018,71 @@ def _describe_failure(failure: TokenFailure) -> str:
 def _describe_event(event: Event) -> str:
     """Every `Event` (a closed union)."""
     match event:
-        case FlightStarted(flight=flight, source=source):
+        case FlightStarted(flight=flight, source=source, renewal=renewal):
             assert_type(source, TokenSource)
-            return f"started {flight} ({source})"
-        case FlightSettled(flight=flight, failure=failure):
+            assert_type(renewal, bool)
+            return f"{'renewal ' if renewal else ''}started {flight} ({source})"
+        case FlightSettled(flight=flight, failure=failure, renewal=renewal):
             assert_type(failure, TokenFailure | None)
+            assert_type(renewal, bool)
             return f"settled {flight}: {'ok' if failure is None else _describe_failure(failure)}"
+        case RetryScheduled(delay=delay, streak=streak, retry_after=asked):
+            assert_type(delay, float)
+            assert_type(streak, int)
+            assert_type(asked, float | None)
+            return f"retry in {delay} s ({streak} in a row)"
+        case BreakerOpened(seconds=seconds, streak=streak):
+            assert_type(seconds, float)
+            assert_type(streak, int)
+            return f"breaker open for {seconds} s ({streak} in a row)"
+        case CoolDownStarted(seconds=seconds, failure=failure):
+            assert_type(seconds, float)
+            assert_type(failure, TokenFailure)
+            return f"cool down for {seconds} s: {_describe_failure(failure)}"
         case FlightSuperseded(flight=flight) | StaleOutcomeIgnored(flight=flight):
             assert_type(flight, int)
             return f"let go {flight}"
-        case TokenAdopted(origin=origin, expires_at=expires_at):
+        case TokenAdopted(origin=origin, expires_at=expires_at, refresh_at=refresh_at):
             assert_type(origin, TokenOrigin)
             assert_type(expires_at, float)
+            assert_type(refresh_at, float)
             return f"adopted from {origin}"
         case TokenDropped():
             return "dropped"
+        case TokenInvalidated(reason=reason):
+            assert_type(reason, str)
+            return f"invalidated: {reason}"
+        case StaleRejectionIgnored(reason=reason) | UpdateCallbackFailed(reason=reason):
+            assert_type(reason, str)
+            return f"ignored: {reason}"
+        case InsufficientScope(status=status, scope=scope):
+            assert_type(status, int)
+            assert_type(scope, str | None)
+            return f"{status} insufficient_scope {scope}"
         case _:
             assert_never(event)
+
+
+def _describe_answer(answer: Answer | None) -> str:
+    """Every `Answer` (a closed union), or none: the caller runs the work, then asks again."""
+    match answer:
+        case UseToken(token=token):
+            return f"use {token.token_type}"
+        case AwaitFlight(flight=flight, until=until):
+            assert_type(flight, int)
+            assert_type(until, float)
+            return f"await flight {flight} until {until}"
+        case AwaitRetry(until=until):
+            assert_type(until, float)
+            return f"await retry until {until}"
+        case Fail(failure=failure, flight=flight, retry_after=wait):
+            assert_type(flight, int | None)
+            assert_type(wait, float | None)
+            return f"fail: {_describe_failure(failure)} (retry after {wait})"
+        case None:
+            return "ask again"
+        case _:
+            assert_never(answer)
 
 
 def _run_work(
@@ -922,27 +1126,33 @@ def use_core_machine() -> None:
         notify_updates=True,
         limits=TOKEN_REQUEST_LIMITS,
         token_types=BEARER,
+        resilience=ResiliencePolicy(refresh_ratio=0.5),
     )
+    assert_type(policy.resilience, ResiliencePolicy)
     now = Now(monotonic=clock.monotonic(), wall=clock.time(), entropy=0.25)
     assert_type(now.monotonic, float)
     assert_type(now.wall, float)
     assert_type(now.entropy, float)
     assert Now(monotonic=0, wall=0).entropy == 0.0
-    started = initial_state(None, now)
+    started = initial_state(policy, None, now)
     assert_type(started, Result[TokenState, TokenFailure])
     state = started.unwrap()
     assert state == TokenState()
+    assert_type(state.streak, int)
+    assert_type(state.rejected_at, float)
     assert_type(condition(policy, state, now), Condition)
     assert condition(policy, state, now) is Condition.EMPTY
     assert_type(current_token(state), OAuthToken | None)
     assert_type(reusable_until(policy, state), float)
-    assert_type(usable_until(state.held, policy.clock_skew), float)
+    assert_type(usable_until(state.held), float)
+    assert_type(not_before(state), float)
+    assert not_before(state) == usable_until(state.held) == float("-inf")
 
     decision = step(policy, state, TokenNeeded(), now)
     assert_type(decision, Decision)
     assert_type(decision.state, TokenState)
     assert_type(decision.answer, Answer | None)
-    assert_type(decision.answer, UseToken | AwaitFlight | Fail | None)
+    assert_type(decision.answer, UseToken | AwaitFlight | AwaitRetry | Fail | None)
     assert_type(decision.work, tuple[Effect, ...])
     assert_type(decision.events, tuple[Event, ...])
     assert decision.answer is None  # this caller runs the flight
@@ -961,7 +1171,7 @@ def use_core_machine() -> None:
             assert_type(number, int)
             assert_type(until, float)
             assert (number, until) == (flight.id, flight.deadline)
-        case UseToken() | Fail() | None:
+        case UseToken() | AwaitRetry() | Fail() | None:
             raise AssertionError(waiting.answer)
 
     transport = FakeTransport([token_reply("t1", expires_in=3600)])
@@ -970,13 +1180,23 @@ def use_core_machine() -> None:
         case UseToken(token=token):
             assert_type(token, OAuthToken)
             assert token.access_token == "t1"
-        case AwaitFlight() | Fail() | None:
+        case AwaitFlight() | AwaitRetry() | Fail() | None:
             raise AssertionError(settled.answer)
     held = settled.state.held
     assert held is not None
     assert_type(held.token, OAuthToken)
     assert_type(held.expires_at, float)
+    assert_type(held.fresh_until, float)
+    assert_type(held.refresh_at, float)
+    assert held.refresh_at <= held.fresh_until <= held.expires_at
     assert condition(policy, settled.state, now) is Condition.FRESH
+    late = Now(monotonic=held.refresh_at, wall=now.wall + held.refresh_at - now.monotonic)
+    assert condition(policy, settled.state, late) is Condition.EXPIRING
+    # In the refresh window the held token is handed out *and* one renewal is started.
+    renewing = step(policy, settled.state, TokenNeeded(), late)
+    assert isinstance(renewing.answer, UseToken)
+    assert isinstance(renewing.work[0], FetchToken)
+    assert [_describe_event(e) for e in renewing.events] == ["renewal started 2 (endpoint)"]
 
     # A token set by hand is checked like every other: `TokenSet.token` is any object.
     assert_type(TokenSet(token="not a token").token, object)
@@ -987,7 +1207,7 @@ def use_core_machine() -> None:
             assert_type(failed_flight, int | None)
             assert isinstance(failure, InvalidToken)
             assert failure.origin is TokenOrigin.SETTER
-        case UseToken() | AwaitFlight() | None:
+        case UseToken() | AwaitFlight() | AwaitRetry() | None:
             raise AssertionError(refused.answer)
     dropped = step(policy, settled.state, TokenSet(token=None), now)
     assert [_describe_event(e) for e in dropped.events] == ["dropped"]
@@ -998,6 +1218,7 @@ def use_core_flight_timeout_and_stale_outcomes() -> None:
     policy = Policy(
         request=TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="s"),
         source=TokenSource.PROVIDER,
+        resilience=ResiliencePolicy(max_attempts=1),  # a flight given up is not retried
     )
     start = Now(monotonic=100.0, wall=1_700_000_000.0)
     first = step(policy, TokenState(), TokenNeeded(), start)
@@ -1005,17 +1226,26 @@ def use_core_flight_timeout_and_stale_outcomes() -> None:
     flight = first.state.flight
     assert flight is not None
     late = Now(monotonic=flight.deadline, wall=start.wall + flight.deadline - start.monotonic)
-    given_up = step(policy, first.state, TokenNeeded(waited_for=flight.id), late)
+    asked_again = TokenNeeded(waited_for=flight.id, attempts=1, since=start.monotonic)
+    assert_type(asked_again.waited_for, int | None)
+    assert_type(asked_again.attempts, int)
+    assert_type(asked_again.since, float | None)
+    given_up = step(policy, first.state, asked_again, late)
     match given_up.answer:
-        case Fail(failure=FlightTimedOut(seconds=seconds)):
+        case Fail(failure=FlightTimedOut(seconds=seconds), flight=failed):
             assert seconds == policy.limits.total_timeout + FLIGHT_GRACE
+            assert failed == flight.id
         case _:
             raise AssertionError(given_up.answer)
     record = given_up.state.failure
     assert record is not None
-    assert_type(record.flight, int)
+    assert_type(record.flight, int | None)  # None: a cool-down after a token was rejected
     assert_type(record.failure, TokenFailure)
     assert_type(record.at, float)
+    assert_type(record.retry_at, float)
+    assert record.flight == flight.id
+    assert record.retry_at == record.at  # entropy 0.0: no backoff
+    assert given_up.state.streak == 1  # FlightTimedOut is transient
     # The given-up flight's outcome arrives late, and changes nothing.
     token = OAuthToken(access_token="t1", expires_in=3600)
     outcomes: list[Input] = [
@@ -1038,6 +1268,7 @@ def use_core_flight_timeout_and_stale_outcomes() -> None:
     raised = step(policy, given_up.state, TokenUpdateRaised(token=token, reason="E: x"), late)
     assert isinstance(raised.answer, Fail)
     assert _describe_failure(raised.answer.failure) == "E: x"
+    assert [_describe_event(e) for e in raised.events] == ["ignored: E: x"]
 
 
 def use_core_values_and_rules() -> None:
@@ -1055,9 +1286,18 @@ def use_core_values_and_rules() -> None:
     assert_type(decoded, Result[OAuthToken, TokenFailure])
     reply = accept_reply(policy, token_reply("t1", expires_in=600), 0.0, now)
     assert_type(reply, Result[Held, TokenFailure])
-    accepted = accept_token(OAuthToken(access_token="t"), TokenOrigin.PROVIDER, now)
+    accepted = accept_token(policy, OAuthToken(access_token="t"), TokenOrigin.PROVIDER, now)
     assert_type(accepted, Result[Held, TokenFailure])
-    assert accepted.unwrap().expires_at == float("inf")
+    assert accepted.unwrap().expires_at == float("inf")  # no lifetime, no default_lifetime
+    provided = accept_token(
+        policy, OAuthToken(access_token="t", expires_in=600), TokenOrigin.PROVIDER, now, since=-5
+    )
+    assert_type(provided, Result[Held, TokenFailure])
+    assert provided.unwrap().expires_at == 595.0  # counted from when the provider was asked
+    assert_type(OAuthToken(access_token="t", refresh_in=300).refresh_in, int | None)
+    held = placed(policy, OAuthToken(access_token="t"), 600.0, 600.0, now, arriving=True)
+    assert_type(held, Held)
+    assert (held.fresh_until, held.refresh_at) == (540.0, 405.0)  # skew 60, ratio 0.25
     assert_type(token_problem("not a token"), str | None)
     assert_type(header_problem("access_token", "t"), str | None)
     assert_type(effective_skew(OAuthToken(access_token="t", expires_in=30), 60), float)
@@ -1096,19 +1336,174 @@ def use_core_values_and_rules() -> None:
     assert len(answers) + len(effects) == 7
 
 
+def use_core_retries_breaker_and_cool_down() -> None:
+    """A failed flight's own step answers nothing; the caller that ran it asks again
+    (`waited_for`) and is told to wait for the retry (transient) or fails (permanent)."""
+    policy = Policy(
+        request=TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="s"),
+        resilience=ResiliencePolicy(backoff_base=1.0, cool_down=60.0),
+    )
+    start = Now(monotonic=0.0, wall=1_700_000_000.0, entropy=0.5)
+    first = step(policy, TokenState(), TokenNeeded(), start)
+    assert _describe_answer(first.answer) == "ask again"  # this caller runs flight 1
+    refused = TransportFailure(kind=TransportFailureKind.CONNECT, reason="refused")
+    failed = step(policy, first.state, TokenRequestFailed(flight=1, failure=refused), start)
+    assert failed.answer is None
+    assert failed.work == (ReleaseWaiters(flight=1),)
+    assert [_describe_event(e) for e in failed.events] == [
+        "settled 1: connect: refused",
+        "retry in 0.5 s (1 in a row)",
+    ]
+    backoff = step(policy, failed.state, TokenNeeded(waited_for=1, attempts=1, since=0.0), start)
+    match backoff.answer:
+        case AwaitRetry(until=until):
+            assert until == not_before(failed.state) == 0.5
+        case UseToken() | AwaitFlight() | Fail() | None:
+            raise AssertionError(backoff.answer)
+    later = Now(monotonic=0.5, wall=start.wall + 0.5, entropy=0.5)
+    second = step(policy, backoff.state, TokenNeeded(attempts=1, since=0.0), later)
+    assert isinstance(second.work[0], FetchToken)
+    reply = error_reply("invalid_client", status=401, headers={"Retry-After": "120"})
+    rejected = step(policy, second.state, TokenReplyReceived(flight=2, reply=reply), later)
+    assert rejected.answer is None
+    assert _describe_event(rejected.events[-1]) == "cool down for 120.0 s: 401 invalid_client None"
+    told = step(policy, rejected.state, TokenNeeded(waited_for=2, attempts=2, since=0.0), later)
+    assert _describe_answer(told.answer) == "fail: 401 invalid_client None (retry after 120.0)"
+
+    breaker = Policy(request=policy.request, resilience=ResiliencePolicy(breaker_threshold=1))
+    flying = step(breaker, TokenState(), TokenNeeded(), start)
+    opened = step(breaker, flying.state, TokenRequestFailed(flight=1, failure=refused), start)
+    assert _describe_event(opened.events[-1]) == "breaker open for 30.0 s (1 in a row)"
+    after = step(breaker, opened.state, TokenNeeded(waited_for=1, attempts=1), start)
+    assert _describe_answer(after.answer) == "fail: connect: refused (retry after 30.0)"
+
+
+def use_core_token_rejected() -> None:
+    """A protected endpoint's 401 (`TokenRejected`): let the token go and get another;
+    a second in a row cools down; one for a token no longer held is ignored."""
+    policy = Policy(
+        request=TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="s")
+    )
+    now = Now(monotonic=0.0, wall=1_700_000_000.0)
+    state = initial_state(policy, OAuthToken(access_token="t1", expires_in=3600), now).unwrap()
+    first_token = current_token(state)
+    assert first_token is not None
+    rejection = TokenRejected(token=first_token, reason="HTTP 401")
+    assert_type(rejection.token, OAuthToken)
+    assert_type(rejection.reason, str)
+    first = step(policy, state, rejection, now)
+    assert first.answer is None
+    assert isinstance(first.work[0], FetchToken)
+    assert [_describe_event(e) for e in first.events] == [
+        "invalidated: HTTP 401",
+        "started 1 (endpoint)",
+    ]
+    assert first.state.rejected_at == now.monotonic
+    reply = token_reply("t2", expires_in=3600)
+    settled = step(policy, first.state, TokenReplyReceived(flight=1, reply=reply), now)
+    second_token = current_token(settled.state)
+    assert second_token is not None
+    assert second_token.access_token == "t2"
+    stale = step(policy, settled.state, rejection, now)  # about t1: t2 is kept
+    assert stale.answer == UseToken(token=second_token)
+    assert [_describe_event(e) for e in stale.events] == ["ignored: HTTP 401"]
+    soon = Now(monotonic=10.0, wall=now.wall + 10)
+    again = step(policy, settled.state, TokenRejected(token=second_token, reason="HTTP 401"), soon)
+    match again.answer:
+        case Fail(failure=RejectedByApi(reason=reason), retry_after=wait):
+            assert (reason, wait) == ("HTTP 401", policy.resilience.cool_down)
+        case _:
+            raise AssertionError(again.answer)
+    record = again.state.failure
+    assert record is not None
+    assert record.flight is None  # no flight failed: the cool-down follows a rejection
+    assert record.retry_at == soon.monotonic + policy.resilience.cool_down
+
+
+def use_resilience_policy_and_rules() -> None:
+    resilience = ResiliencePolicy(
+        refresh_ratio=0.5,
+        default_lifetime=3600,
+        max_attempts=5,
+        call_timeout=30,
+        backoff_base=1,
+        backoff_cap=8,
+        retry_after_cap=120,
+        cool_down=10,
+        breaker_threshold=3,
+        breaker_open_for=60,
+    )
+    assert_type(resilience.refresh_ratio, float)
+    assert_type(resilience.default_lifetime, float | None)
+    assert_type(resilience.max_attempts, int)
+    assert_type(resilience.call_timeout, float)
+    assert_type(resilience.backoff_base, float)
+    assert_type(resilience.backoff_cap, float)
+    assert_type(resilience.retry_after_cap, float)
+    assert_type(resilience.cool_down, float)
+    assert_type(resilience.breaker_threshold, int)
+    assert_type(resilience.breaker_open_for, float)
+    default = ResiliencePolicy()
+    assert (default.max_attempts, default.default_lifetime, default.refresh_ratio) == (
+        3,
+        None,
+        0.25,
+    )
+    assert ResiliencePolicy(max_attempts=5) != default  # a value: compared by its fields
+    failures: list[TokenFailure] = [
+        ErrorResponse(status=503, error="temporarily_unavailable"),
+        ErrorResponse(status=400, error=OAuthProviderError.INVALID_CLIENT),
+        ProviderReturnedNone(),
+    ]
+    kinds = [classify(failure) for failure in failures]
+    assert_type(kinds, list[FailureClass])
+    assert kinds == [FailureClass.TRANSIENT, FailureClass.PERMANENT, FailureClass.LOCAL]
+    assert_type(backoff_ceiling(resilience, 3), float)
+    assert backoff_ceiling(resilience, 3) == 4.0
+    assert backoff_ceiling(resilience, 10) == 8.0  # the cap
+    assert_type(retry_delay(resilience, 3, 0.5, None), float)
+    assert retry_delay(resilience, 3, 0.5, None) == 2.0  # full jitter: draw x ceiling
+    assert retry_delay(resilience, 1, 0.0, 500.0) == 120.0  # Retry-After, cut to its cap
+
+
+def use_reply_headers() -> None:
+    """`Retry-After` (seconds or an HTTP-date) and a `WWW-Authenticate: Bearer` challenge."""
+    challenge_text = 'Bearer realm="api", error="insufficient_scope", scope="read write"'
+    headers: Headers = (("Retry-After", "120"), ("WWW-Authenticate", challenge_text))
+    assert_type(retry_after(headers, 1_700_000_000.0), float | None)
+    assert retry_after(headers, 1_700_000_000.0) == 120.0
+    date = "Sun, 06 Nov 1994 08:49:37 GMT"
+    assert_type(epoch_of_http_date(date), float | None)
+    assert epoch_of_http_date(date) == 784_111_777.0
+    assert retry_after((("Retry-After", date),), 784_111_777.0 - 30) == 30.0
+    assert retry_after((), 0.0) is None
+    challenge = bearer_challenge(headers)
+    assert_type(challenge, BearerChallenge | None)
+    assert challenge is not None
+    assert_type(challenge.error, str | None)
+    assert_type(challenge.error_description, str | None)
+    assert_type(challenge.scope, str | None)
+    assert_type(challenge.realm, str | None)
+    assert challenge == BearerChallenge(error="insufficient_scope", scope="read write", realm="api")
+    assert bearer_challenge((("WWW-Authenticate", 'Basic realm="x"'),)) is None
+
+
 def use_token_cell() -> None:
     """`ccg.interp.TokenCell`: the shared state a shell (threaded or asyncio) steps."""
     clock = FakeClock()
     policy = Policy(
         request=TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="s")
     )
-    cell = TokenCell(policy, TokenState(), clock, random.random)
+    emitted: list[tuple[Event, ...]] = []
+    cell = TokenCell(policy, TokenState(), clock, random.random, emitted.append)
     assert_type(cell.policy, Policy)
     assert_type(cell.state, TokenState)
     assert_type(cell.snapshot, tuple[float, tuple[OAuthToken, str]])
     assert_type(cell.now(), Now)
+    assert_type(cell.monotonic(), float)
     decision = cell.step(TokenSet(token=OAuthToken(access_token="t", expires_in=60)))
     assert_type(decision, Decision)
+    assert emitted == [decision.events]  # each step's events, once the lock is let go
     assert cell.snapshot[1][0] == current_token(cell.state)
     woken: list[int] = []
     assert_type(cell.watch(1, lambda: woken.append(1)), bool)
@@ -1117,7 +1512,7 @@ def use_token_cell() -> None:
 
 # -- ccg.testing.strategies --------------------------------------------------------------
 # Imported where used: the module is optional (`ccg[testing]`). Only `lifetimes`,
-# `clock_schedules`, `tokens` and `http_replies` are relied on here.
+# `clock_schedules`, `tokens`, `http_replies` and `resilience_policies` are relied on here.
 
 
 def use_strategies() -> None:
@@ -1130,6 +1525,7 @@ def use_strategies() -> None:
     assert_type(strategies.clock_schedules(max_size=3), SearchStrategy[list[float]])
     assert_type(strategies.tokens(), SearchStrategy[OAuthToken])
     assert_type(strategies.http_replies(), SearchStrategy[HttpReply])
+    assert_type(strategies.resilience_policies(), SearchStrategy[ResiliencePolicy])
 
 
 def use_strategies_in_a_property() -> None:

@@ -45,7 +45,8 @@ decision = step(policy, state, TokenNeeded(), now)
 decision.answer.token  # E: union-attr | reportAttributeAccessIssue, reportOptionalMemberAccess, reportUnknownMemberType
 work: list[Effect] = decision.work  # E: assignment | reportAssignmentType
 decision.work[0].request  # E: union-attr | reportAttributeAccessIssue, reportUnknownMemberType
-started: TokenState = initial_state(None, now)  # E: assignment | reportAssignmentType
+started: TokenState = initial_state(policy, None, now)  # E: assignment | reportAssignmentType
+initial_state(None, now)  # E: call-arg | reportCallIssue
 FetchToken(request=HttpRequest(method="POST", url="https://as/t"))  # E: call-arg | reportCallIssue
 TokenProvided(token=OAuthToken(access_token="t"))  # E: call-arg | reportCallIssue
 TokenSet()  # E: call-arg | reportCallIssue

@@ -20,7 +20,8 @@ limits.max_body_bytes = 10  # E: misc | reportAttributeAccessIssue
 now = Now(monotonic=0.0, wall=1_700_000_000.0)
 now.monotonic = 5.0  # E: misc | reportAttributeAccessIssue
 state = TokenState()
-state.held = Held(token=token, expires_at=3600.0)  # E: misc | reportAttributeAccessIssue
+held = Held(token=token, expires_at=3600.0, fresh_until=3540.0, refresh_at=2655.0)
+state.held = held  # E: misc | reportAttributeAccessIssue
 state.flights += 1  # E: misc | reportAttributeAccessIssue
 spec = TokenRequestSpec(token_url="https://as.example/token", client_id="id", client_secret="s")
 spec.client_secret = "other"  # E: misc | reportAttributeAccessIssue
