@@ -7,6 +7,7 @@ with another client unless the user passes it in (`auth_manager=`, `transport=`)
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import random
 from collections.abc import Callable, Mapping
@@ -25,7 +26,7 @@ from ccg._checks import (
     checked_with_methods,
 )
 from ccg._credentials import ClientCredentialsAuthCredentials
-from ccg._errors import ApiTransportError, ConfigurationError
+from ccg._errors import ApiTransportError, ConfigurationError, TokenAcquisitionError
 from ccg.core import (
     TOKEN_REQUEST_LIMITS,
     Event,
@@ -360,6 +361,13 @@ class ApiClient:
         if replacement is None:
             return reply
         replayed, _ = self._exchange(method, target, pairs, payload, True, replacement)
+        if replayed.status == 401:
+            again = self._rejection(target, replayed)
+            if again is not None:
+                # Never a second replay; but the manager must know the new token was
+                # rejected too (it cools down), or the next call would send it again.
+                with contextlib.suppress(TokenAcquisitionError):
+                    self._auth.token_rejected(replacement, reason=again)
         return replayed
 
     def _rejection(self, target: str, reply: HttpReply) -> str | None:
