@@ -355,6 +355,12 @@ class HandWritten:
             self._until = time.monotonic() + lifetime - min(60.0, lifetime / 2)
             return self._header
 
+    def hold(self, header: str, until: float) -> None:
+        """Hold `header` until `until` (monotonic), as if fetched earlier (resilience families)."""
+        with self._lock:
+            self._header = header
+            self._until = until
+
     def call(self) -> int:
         return raw_request(self.pool, "GET", self.url, {"Authorization": self.header()}).status
 

@@ -67,7 +67,9 @@ SHORT_LIFETIME_S = 2.0
 
 @dataclass(frozen=True)
 class Settings:
-    """Repeat counts. The defaults keep the whole suite to a few minutes on 2 cores."""
+    """Repeat counts. The defaults keep the whole suite to a few minutes on 2 cores (the
+    three resilience families take about 2.5 of them: their 5 s renewals, 60 s soak and 3 s
+    storms are wall-clock time)."""
 
     steady_rounds: int = 121
     steady_requests: int = 50
@@ -83,6 +85,26 @@ class Settings:
     memory_repeats: int = 3
     subprocess_peers: bool = True
     """False: the import and memory families measure ccg and urllib3 only (the smoke run)."""
+    # The resilience families (benchmarks/_resilience_families.py).
+    renewal_threads: int = 8
+    renewal_delay_s: float = 5.0
+    """How long the slow token server takes to answer each token request."""
+    renewal_warmup_s: float = 0.2
+    renewal_steady_s: float = 1.3
+    """Seconds of steady state measured before the client's renewal point."""
+    renewal_repeats: int = 3
+    soak_seconds: float = 60.0
+    soak_threads: int = 16
+    storm_seconds: float = 3.0
+    storm_threads: int = 64
+    storm_repeats: int = 3
+    storm_recovery_s: float = 1.0
+    """How long after the storm a client is watched for its first successful call."""
+    resilience_peer_repeats: int = 1
+    """Repeats of each peer (and the hand-written floor) in the renewal and storm families;
+    ccg runs `renewal_repeats` / `storm_repeats` times (its targets are medians)."""
+    storm_peers: bool = True
+    """False: the storm family runs ccg and the hand-written floor only (the smoke run)."""
 
 
 @dataclass
@@ -93,7 +115,7 @@ class FamilyResult:
     checks: list[TargetCheck] = field(default_factory=list[TargetCheck])
 
 
-def _rotated(items: Sequence[str], shift: int) -> list[str]:
+def rotated(items: Sequence[str], shift: int) -> list[str]:
     shift %= max(len(items), 1)
     return [*items[shift:], *items[:shift]]
 
@@ -300,7 +322,7 @@ def auth_step(server: Server, kinds: Sequence[ClientKind], s: Settings) -> Famil
             timers[key].timeit(1)
         numbers = {key: _calibrate(timers[key], s.auth_seconds_per_timing) for key in keys}
         for round_no in range(s.auth_rounds):
-            for key in _rotated(keys, round_no):
+            for key in rotated(keys, round_no):
                 elapsed = timers[key].timeit(numbers[key])
                 samples[key].append(elapsed / numbers[key] * 1e9)
     finally:
@@ -370,7 +392,7 @@ class _PoolDiscards(logging.Handler):
 
 
 @contextmanager
-def _counting_pool_discards() -> Generator[_PoolDiscards, None, None]:
+def counting_pool_discards() -> Generator[_PoolDiscards, None, None]:
     logger = logging.getLogger("urllib3.connectionpool")
     handler = _PoolDiscards()
     propagate = logger.propagate
@@ -420,7 +442,7 @@ def _run_herd(server: Server, call: Callable[[], int], threads: int) -> _Herd:
         ends[index] = time.perf_counter()
 
     before = server.token_requests()
-    with _counting_pool_discards() as discards:
+    with counting_pool_discards() as discards:
         workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
         for thread in workers:
             thread.start()
@@ -771,7 +793,7 @@ def import_time(kinds: Sequence[ClientKind], s: Settings) -> FamilyResult:
     cumulative: dict[str, list[float]] = {k: [] for k in statements}
     keys = list(walls)
     for round_no in range(s.import_repeats):
-        for key in _rotated(keys, round_no):
+        for key in rotated(keys, round_no):
             wall, top = _import_run(statements.get(key, "pass"))
             walls[key].append(wall)
             if key in cumulative:

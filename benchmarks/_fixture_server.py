@@ -6,7 +6,9 @@ it prints `PORT <n>` once it listens on 127.0.0.1 and serves until killed. Endpo
 
 - `POST /token`, `POST /token-short`: the fixed token JSON (`expires_in` 3600 or 2);
 - `POST /slow/token`, `POST /slow/token-short`: the same after sleeping `--delay-ms`;
-- `GET /api`: 200 with `Authorization: Bearer <the token>`, else 401.
+- `GET /api`: 200 with `Authorization: Bearer <the token>`, else 401;
+- `/r/<name>/...`: the resilience families' scenarios (slow, failing, strict token
+  servers; see `benchmarks._scenarios`).
 
 Every request is appended to the access log as `METHOD PATH STATUS`, the format of
 the nginx log, so token requests are counted the same way whichever server runs.
@@ -19,6 +21,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar, Final, TextIO
+
+from benchmarks._scenarios import SCENARIO_PREFIX, ScenarioRegistry
 
 ACCESS_TOKEN: Final = "bench-access-token-0123456789abcdefghijklmnopqrstuvwxyz"
 CLIENT_ID: Final = "bench-client"
@@ -55,6 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
     delay_s: ClassVar[float] = 0.0
     log_file: ClassVar[TextIO | None] = None
     log_lock: ClassVar[threading.Lock] = threading.Lock()
+    scenarios: ClassVar[ScenarioRegistry] = ScenarioRegistry(ACCESS_TOKEN)
 
     def _reply(self, status: int, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> None:
         self.send_response(status)
@@ -66,10 +71,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _scenario(self, body: bytes = b"") -> None:
+        status, reply, extra = self.scenarios.answer(
+            self.command, self.path, self.headers.get("Authorization"), body
+        )
+        self._reply(status, reply, extra)
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith(SCENARIO_PREFIX):
+            self._scenario(body)
+            return
         lifetime = TOKEN_PATHS.get(self.path)
         if lifetime is None:
             self._reply(404, b'{"error":"not_found"}')
@@ -79,7 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, token_json(lifetime))
 
     def do_GET(self) -> None:
-        if self.path != API_PATH:
+        if self.path.startswith(SCENARIO_PREFIX):
+            self._scenario()
+        elif self.path != API_PATH:
             self._reply(404, b'{"error":"not_found"}')
         elif self.headers.get("Authorization") == EXPECTED_AUTHORIZATION:
             self._reply(200, OK_JSON)

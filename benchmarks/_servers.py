@@ -7,6 +7,9 @@ only the delayed token endpoints (`/slow/...`, for the herd) are proxied to the 
 fixture server, whose one job there is to sleep before answering: nginx has no delay
 without extra modules (echo_sleep), and `limit_rate` has whole-second granularity.
 
+The resilience families' scenarios (`/r/...`, `benchmarks._scenarios`) are proxied to
+the same Python upstream, over keep-alive connections.
+
 `PythonServer`: the fallback, the same endpoints from `http.server`'s
 `ThreadingHTTPServer` in a child process.
 
@@ -37,6 +40,7 @@ from benchmarks._fixture_server import (
     TOKEN_PATHS,
     token_json,
 )
+from benchmarks._scenarios import SCENARIO_PREFIX
 
 __all__ = ["NginxServer", "PythonServer", "Server", "find_nginx", "start_server"]
 
@@ -245,11 +249,18 @@ http {{
     default_type application/json;
     upstream delayed {{
         server 127.0.0.1:{upstream_port};
+        keepalive 64;
     }}
     server {{
         listen 127.0.0.1:{port} backlog=1024;
         add_header Cache-Control no-store always;
 {token_locations}
+        location ^~ {SCENARIO_PREFIX} {{
+            proxy_pass http://delayed;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_read_timeout 120s;
+        }}
         location = {API_PATH} {{
             if ($http_authorization = "{EXPECTED_AUTHORIZATION}") {{
                 return 200 '{OK_JSON.decode()}';

@@ -1,5 +1,9 @@
 """The benchmark suite: `python -m benchmarks` runs every family and prints one table each.
 
+Speed families: steady, auth, herd, cold, import, memory. Resilience families
+(benchmarks/_resilience_families.py): renewal (under a 5 s token server), soak (60 s of
+2 s tokens), storm (a 3 s 503 storm); `--only resilience` runs just those three.
+
 It starts its own server on 127.0.0.1 (Debian's nginx when installed, else the Python
 fallback, named in the output), runs the families, prints the issue-4 targets with what
 this run achieved, and stops everything it started. Peers (the `bench` extra) that are
@@ -18,14 +22,30 @@ from dataclasses import dataclass, field, replace
 from typing import Final, TextIO
 
 from benchmarks import _families as families
+from benchmarks import _resilience_families as resilience
 from benchmarks._clients import ALL_KINDS, ClientKind, available, insecure_loopback_env, versions
 from benchmarks._families import FamilyResult, Settings
 from benchmarks._report import Table, TargetCheck
 from benchmarks._servers import Server, start_server
 
-__all__ = ["FAMILIES", "QUICK", "Report", "main", "run"]
+__all__ = ["FAMILIES", "GROUPS", "QUICK", "Report", "main", "run"]
 
-FAMILIES: Final = ("steady", "auth", "herd", "cold", "import", "memory")
+FAMILIES: Final = (
+    "steady",
+    "auth",
+    "herd",
+    "cold",
+    "import",
+    "memory",
+    "renewal",
+    "soak",
+    "storm",
+)
+GROUPS: Final = {
+    "speed": ("steady", "auth", "herd", "cold", "import", "memory"),
+    "resilience": ("renewal", "soak", "storm"),
+}
+"""Names `--only` also takes, for several families at once."""
 
 QUICK: Final = Settings(
     steady_rounds=11,
@@ -38,6 +58,9 @@ QUICK: Final = Settings(
     cold_fetches=10,
     import_repeats=3,
     memory_repeats=1,
+    renewal_repeats=1,
+    soak_seconds=10.0,
+    storm_repeats=1,
 )
 
 
@@ -119,6 +142,9 @@ def run(
             "cold": lambda: families.cold_fetch(server, kinds, settings),
             "import": lambda: families.import_time(kinds, settings),
             "memory": lambda: families.memory(server, kinds, settings),
+            "renewal": lambda: resilience.renewal(server, kinds, settings),
+            "soak": lambda: resilience.soak(server, settings),
+            "storm": lambda: resilience.storm(server, kinds, settings),
         }
         for name in FAMILIES:
             if name not in only:
@@ -145,14 +171,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="nginx if installed (default), or force one",
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough look)")
-    parser.add_argument("--only", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[*FAMILIES, *GROUPS],
+        default=list(FAMILIES),
+        metavar="FAMILY",
+        help=f"families to run: {', '.join(FAMILIES)}; or a group: "
+        + "; ".join(f"{g} = {' '.join(members)}" for g, members in GROUPS.items())
+        + " (default: all)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="ccg and the raw floors only")
     parser.add_argument(
         "--delay-ms", type=float, default=None, help="delay of the herd's token endpoint"
+    )
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=None,
+        help="length of the soak family (default 60; --quick 10)",
+    )
+    parser.add_argument(
+        "--storm-seconds",
+        type=float,
+        default=None,
+        help="length of the 503 storm (default 3)",
     )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else Settings()
     if args.delay_ms is not None:
         settings = replace(settings, token_delay_ms=args.delay_ms)
-    run(settings, server_kind=args.server, only=args.only, include_peers=not args.no_peers)
+    if args.soak_seconds is not None:
+        settings = replace(settings, soak_seconds=args.soak_seconds)
+    if args.storm_seconds is not None:
+        settings = replace(settings, storm_seconds=args.storm_seconds)
+    only = [f for name in args.only for f in GROUPS.get(name, (name,))]
+    run(settings, server_kind=args.server, only=only, include_peers=not args.no_peers)
     return 0
