@@ -8,16 +8,21 @@ with another client unless the user passes it in (`auth_manager=`, `transport=`)
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import random
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self, overload
-from urllib.parse import urlsplit
 
-import msgspec
 from returns.result import Success
 
+from ccg._api_calls import (
+    check_url,
+    insufficient_scope,
+    merged,
+    origin,
+    rejection,
+    resolved_url,
+)
 from ccg._checks import (
     checked_callable,
     checked_flag,
@@ -33,11 +38,9 @@ from ccg.core import (
     Headers,
     HttpReply,
     HttpRequest,
-    InsufficientScope,
     Limits,
     OAuthToken,
     ResiliencePolicy,
-    bearer_challenge,
 )
 from ccg.interp import (
     SYSTEM_CLOCK,
@@ -49,56 +52,7 @@ from ccg.interp import (
     Urllib3Transport,
 )
 
-__all__ = ["ApiClient", "check_url"]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(field: str, url: object, *, allow_insecure_http: bool = False) -> str:
-    """`url` if it is an absolute https URL (or http to a loopback host), else `ConfigurationError`.
-
-    Credentials and bearer tokens never travel in clear text to another machine
-    unless `allow_insecure_http` says so.
-    """
-    if not isinstance(url, str):
-        raise ConfigurationError(field, f"expected a str URL, got {type(url).__name__}")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError as exc:
-        raise ConfigurationError(field, f"not a valid URL: {exc}") from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise ConfigurationError(field, f"must be an absolute http(s) URL, got {url!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(field, "must not carry credentials in the URL")
-    if parts.fragment:
-        raise ConfigurationError(field, "must not have a #fragment")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
-        raise ConfigurationError(
-            field,
-            f"http:// to {host} would send credentials in clear text; use https "
-            "(or allow_insecure_http=True)",
-        )
-    return url
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port of `url` (the default port made explicit)."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is None:
-        port = {"https": 443, "http": 80}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
+__all__ = ["ApiClient"]
 
 
 def _credentials(value: object) -> ClientCredentialsAuthCredentials:
@@ -109,20 +63,6 @@ def _credentials(value: object) -> ClientCredentialsAuthCredentials:
             f"expected ClientCredentialsAuthCredentials, got {type(value).__name__}",
         )
     return value
-
-
-def _merged(
-    headers: Mapping[str, str] | None, body: bytes | str | None, json: object
-) -> tuple[Headers, bytes | str | None]:
-    """The caller's headers, with Content-Type for `json`, and the body."""
-    all_headers = dict(headers) if headers else {}
-    if json is not None:
-        if body is not None:
-            raise ConfigurationError("json", "give either body or json, not both")
-        body = msgspec.json.encode(json)
-        if not any(name.lower() == "content-type" for name in all_headers):
-            all_headers["Content-Type"] = "application/json"
-    return tuple(all_headers.items()), body
 
 
 class ApiClient:
@@ -203,7 +143,7 @@ class ApiClient:
                 "base_url", base_url, allow_insecure_http=self._allow_insecure_http
             ).rstrip("/")
         )
-        self._api_origin = None if self._base_url is None else _origin(self._base_url)
+        self._api_origin = None if self._base_url is None else origin(self._base_url)
         for field, port in (("transport", transport), ("token_transport", token_transport)):
             if port is not None:
                 checked_with_methods(field, port, ["send"], "see ccg.Transport")
@@ -312,15 +252,7 @@ class ApiClient:
         self.close()
 
     def _url(self, url: str, requires_auth: bool) -> str:
-        if url.startswith("https://"):
-            return url
-        if url.startswith("http://"):
-            if requires_auth:
-                check_url("url", url, allow_insecure_http=self._allow_insecure_http)
-            return url
-        if self._base_url is None:
-            raise ConfigurationError("url", f"{url!r} is relative and the client has no base_url")
-        return f"{self._base_url}/{url.lstrip('/')}"
+        return resolved_url(self._base_url, url, requires_auth, self._allow_insecure_http)
 
     def request(
         self,
@@ -343,17 +275,17 @@ class ApiClient:
         target = self._url(url, requires_auth)
         pairs: Headers = ()
         if headers is not None or json is not None:
-            pairs, body = _merged(headers, body, json)
+            pairs, body = merged(headers, body, json)
         payload = body.encode() if isinstance(body, str) else (body or b"")
         reply, token = self._exchange(method, target, pairs, payload, requires_auth, None)
         if token is None or reply.status not in (401, 403):
             return reply
         if reply.status == 403:
-            challenge = bearer_challenge(reply.headers)
-            if challenge is not None and challenge.error == "insufficient_scope":
-                self._auth.report(InsufficientScope(status=403, scope=challenge.scope))
+            scope = insufficient_scope(reply)
+            if scope is not None:
+                self._auth.report(scope)
             return reply
-        reason = self._rejection(target, reply)
+        reason = rejection(self._api_origin, target, reply)
         if reason is None:
             return reply
         # The body is bytes, so it can be sent again: once, with the token now held.
@@ -362,27 +294,13 @@ class ApiClient:
             return reply
         replayed, _ = self._exchange(method, target, pairs, payload, True, replacement)
         if replayed.status == 401:
-            again = self._rejection(target, replayed)
+            again = rejection(self._api_origin, target, replayed)
             if again is not None:
                 # Never a second replay; but the manager must know the new token was
                 # rejected too (it cools down), or the next call would send it again.
                 with contextlib.suppress(TokenAcquisitionError):
                     self._auth.token_rejected(replacement, reason=again)
         return replayed
-
-    def _rejection(self, target: str, reply: HttpReply) -> str | None:
-        """Why the 401 `reply` from `target` means the token was rejected, or None when it
-        says nothing about the token (another origin, or a challenge such as
-        `invalid_request` that is about the request)."""
-        if self._api_origin is not None and _origin(target) != self._api_origin:
-            return None
-        challenge = bearer_challenge(reply.headers)
-        if challenge is None or challenge.error is None:
-            return "HTTP 401"
-        if challenge.error != "invalid_token":
-            return None
-        detail = f": {challenge.error_description[:200]}" if challenge.error_description else ""
-        return f"HTTP 401 invalid_token{detail}"
 
     def _exchange(
         self,

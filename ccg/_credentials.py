@@ -11,6 +11,7 @@ import random
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
+from typing import cast
 
 from ccg._checks import (
     checked_callable,
@@ -36,6 +37,9 @@ from ccg.core import (
 )
 from ccg.interp import (
     SYSTEM_CLOCK,
+    AsyncClientCredentialsAuthManager,
+    AsyncTokenProvider,
+    AsyncTransport,
     ClientCredentialsAuthManager,
     Clock,
     OnTokenUpdate,
@@ -91,7 +95,7 @@ class ClientCredentialsAuthCredentials:
         o_auth_client_secret: str,
         o_auth_scopes: Sequence[str | Enum] | None = None,
         o_auth_token: OAuthToken | None = None,
-        o_auth_token_provider: TokenProvider | None = None,
+        o_auth_token_provider: TokenProvider | AsyncTokenProvider | None = None,
         o_auth_on_token_update: OnTokenUpdate | None = None,
         o_auth_clock_skew: float | None = None,
         *,
@@ -109,7 +113,9 @@ class ClientCredentialsAuthCredentials:
         self._clock_skew = checked_clock_skew(o_auth_clock_skew)
         self._authentication = _authentication(o_auth_client_authentication, self._client_id)
         self._params = checked_params("o_auth_token_request_params", o_auth_token_request_params)
-        self._managers: list[weakref.ref[ClientCredentialsAuthManager]] = []
+        self._managers: list[
+            weakref.ref[ClientCredentialsAuthManager | AsyncClientCredentialsAuthManager]
+        ] = []
 
     def __repr__(self) -> str:
         return (
@@ -133,7 +139,9 @@ class ClientCredentialsAuthCredentials:
         """The scopes requested, in order."""
         return list(self._scopes)
 
-    def _live_managers(self) -> list[ClientCredentialsAuthManager]:
+    def _live_managers(
+        self,
+    ) -> list[ClientCredentialsAuthManager | AsyncClientCredentialsAuthManager]:
         return [m for m in (ref() for ref in self._managers) if m is not None]
 
     @property
@@ -146,10 +154,13 @@ class ClientCredentialsAuthCredentials:
     def o_auth_token(self, token: OAuthToken | None) -> None:
         self._token = _token(token, TokenOrigin.SETTER)
         for manager in self._live_managers():
-            manager.set_token(self._token)
+            if isinstance(manager, ClientCredentialsAuthManager):
+                manager.set_token(self._token)
+            else:  # an async manager: its cell takes the token at once, without awaiting
+                manager.set_token_now(self._token)
 
     @property
-    def o_auth_token_provider(self) -> TokenProvider | None:
+    def o_auth_token_provider(self) -> TokenProvider | AsyncTokenProvider | None:
         """The token provider callback, if any."""
         return self._provider
 
@@ -210,7 +221,9 @@ class ClientCredentialsAuthCredentials:
             clock=clock,
             entropy=entropy,
             clock_skew=self._clock_skew,
-            token_provider=self._provider,
+            # A coroutine function is refused there, with the option named; any other
+            # callable is called as a plain provider.
+            token_provider=cast("TokenProvider | None", self._provider),
             on_token_update=self._on_update,
             token=self._token,
             limits=limits,
@@ -218,6 +231,41 @@ class ClientCredentialsAuthCredentials:
             on_event=on_event,
             spawn=spawn,
         )
+        self._track(manager)
+        return manager
+
+    def create_async_auth_manager(
+        self,
+        token_url: str,
+        *,
+        transport: AsyncTransport,
+        clock: Clock = SYSTEM_CLOCK,
+        entropy: Callable[[], float] = random.random,
+        limits: Limits = TOKEN_REQUEST_LIMITS,
+        resilience: ResiliencePolicy = ResiliencePolicy(),  # noqa: B008 - frozen
+        on_event: Callable[[Event], object] | None = None,
+    ) -> AsyncClientCredentialsAuthManager:
+        """A new asyncio token manager for these credentials at `token_url` (already
+        checked); `AsyncApiClient` makes one per client this way. The provider and the
+        on-update callback may be coroutine functions."""
+        manager = AsyncClientCredentialsAuthManager(
+            self.token_request(token_url),
+            transport=transport,
+            clock=clock,
+            entropy=entropy,
+            clock_skew=self._clock_skew,
+            token_provider=cast("AsyncTokenProvider | None", self._provider),
+            on_token_update=self._on_update,
+            token=self._token,
+            limits=limits,
+            resilience=resilience,
+            on_event=on_event,
+        )
+        self._track(manager)
+        return manager
+
+    def _track(
+        self, manager: ClientCredentialsAuthManager | AsyncClientCredentialsAuthManager
+    ) -> None:
         self._managers = [weakref.ref(m) for m in self._live_managers()]
         self._managers.append(weakref.ref(manager))
-        return manager

@@ -46,9 +46,7 @@ def _epoch(year: int, month: str, day: int, clock: tuple[str, str, str]) -> floa
     hour, minute, second = (int(part) for part in clock)
     if number is None or not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 60:
         return None
-    return float(
-        _days_from_civil(year, number, day) * 86400 + hour * 3600 + minute * 60 + second
-    )
+    return float(_days_from_civil(year, number, day) * 86400 + hour * 3600 + minute * 60 + second)
 
 
 def _full_year(two_digits: int, wall: float | None) -> int:

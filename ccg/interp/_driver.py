@@ -148,16 +148,18 @@ def _failed(effect: FetchToken | CallTokenProvider | NotifyTokenUpdate, exc: Exc
 
 
 def _run(
-    cell: TokenCell, event: Input
+    cell: TokenCell, event: Input, *, detach: bool = False
 ) -> Flow[tuple[Answer | None, BaseException | None, int | None]]:
     """Step `event`, run the work that follows; the caller's answer, the cause of a
     failure its work met, and the flight it ran (if it ran one).
 
     Work that follows a `UseToken` answer (a renewal in the refresh window) is handed
-    to the shell as `Background`: the caller has its token and does not wait.
+    to the shell as `Background`: the caller has its token and does not wait. With
+    `detach`, so is every flight this caller starts: it then waits for the flight like
+    any other caller, so that cancelling it cancels its wait, never the flight.
     """
     decision = cell.step(event)
-    if isinstance(decision.answer, UseToken) and decision.work:
+    if decision.work and (detach or isinstance(decision.answer, UseToken)):
         flights = [e.flight for e in decision.work if isinstance(e, FetchToken | CallTokenProvider)]
         if flights:
             try:
@@ -165,7 +167,7 @@ def _run(
             except Exception as exc:  # the renewal could not even start (no thread left)
                 for flight in flights:
                     cell.step(FlightAbandoned(flight=flight, reason=_describe(exc)), exc)
-        return decision.answer, None, None
+            return decision.answer, None, None
     return (yield from _follow(cell, decision))
 
 
@@ -221,11 +223,14 @@ def _raise(cell: TokenCell, answer: Fail, cause: BaseException | None) -> NoRetu
     raise error from (cause if cause is not None else cell.cause(answer.flight))
 
 
-def _obtain(cell: TokenCell, first: Input) -> Flow[tuple[UseToken | Fail, BaseException | None]]:
+def _obtain(
+    cell: TokenCell, first: Input, detach: bool
+) -> Flow[tuple[UseToken | Fail, BaseException | None]]:
     """Step `first`, then ask until the machine hands out a token or fails this call.
 
     Counts the flights the call goes through (run or waited for), and tells the machine
     when the call began, so retries stay within `max_attempts` and `call_timeout`.
+    `detach`: run the flights this call starts as `Background` (see `_run`).
     """
     since = cell.monotonic()
     attempts = 0
@@ -233,7 +238,7 @@ def _obtain(cell: TokenCell, first: Input) -> Flow[tuple[UseToken | Fail, BaseEx
     cause: BaseException | None = None
     rounds = MAX_ROUNDS * max(1, cell.policy.resilience.max_attempts)
     for _ in range(rounds):
-        answer, cause, ran = yield from _run(cell, event)
+        answer, cause, ran = yield from _run(cell, event, detach=detach)
         match answer:
             case UseToken() | Fail():
                 return answer, cause
@@ -256,19 +261,21 @@ def _obtain(cell: TokenCell, first: Input) -> Flow[tuple[UseToken | Fail, BaseEx
     return Fail(failure=NoUsableToken(attempts=rounds)), cause
 
 
-def acquire(cell: TokenCell) -> Flow[OAuthToken]:
+def acquire(cell: TokenCell, *, detach: bool = False) -> Flow[OAuthToken]:
     """A usable token for one call: the token, or the typed error of why there is none."""
-    answer, cause = yield from _obtain(cell, TokenNeeded())
+    answer, cause = yield from _obtain(cell, TokenNeeded(), detach)
     if isinstance(answer, Fail):
         _raise(cell, answer, cause)
     return answer.token
 
 
-def reacquire(cell: TokenCell, token: OAuthToken, reason: str) -> Flow[OAuthToken | None]:
+def reacquire(
+    cell: TokenCell, token: OAuthToken, reason: str, *, detach: bool = False
+) -> Flow[OAuthToken | None]:
     """After a protected endpoint rejected `token` (why: `reason`): the token to replay the
     request with, or None when it should not be replayed (a second rejection in a row:
     the machine cools down). Other failures to get a token raise their typed error."""
-    answer, cause = yield from _obtain(cell, TokenRejected(token=token, reason=reason))
+    answer, cause = yield from _obtain(cell, TokenRejected(token=token, reason=reason), detach)
     if isinstance(answer, Fail):
         if isinstance(answer.failure, RejectedByApi):
             return None

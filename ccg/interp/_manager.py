@@ -8,6 +8,7 @@ from the cell's snapshot.
 
 from __future__ import annotations
 
+import inspect
 import random
 import threading
 import time
@@ -24,7 +25,7 @@ from ccg._checks import (
     checked_resilience,
     checked_with_methods,
 )
-from ccg._errors import InvalidTokenError
+from ccg._errors import ConfigurationError, InvalidTokenError
 from ccg.core import (
     BEARER,
     DEFAULT_CLOCK_SKEW,
@@ -114,6 +115,14 @@ class ClientCredentialsAuthManager:
         checked_callable("entropy", entropy)
         checked_callable("o_auth_token_provider", token_provider)
         checked_callable("o_auth_on_token_update", on_token_update)
+        for field, callback in (
+            ("o_auth_token_provider", token_provider),
+            ("o_auth_on_token_update", on_token_update),
+        ):
+            if inspect.iscoroutinefunction(callback):
+                raise ConfigurationError(
+                    field, "is a coroutine function: use AsyncApiClient (a thread cannot await)"
+                )
         checked_callable("on_event", on_event)
         checked_callable("spawn", spawn)
         self._spawn: Callable[[Callable[[], None]], object] = spawn or _daemon_thread
@@ -233,6 +242,12 @@ class ClientCredentialsAuthManager:
         Failing to get a new token raises its typed error.
         """
         return self._drive(reacquire(self._cell, token, reason))
+
+    def _shared_parts(
+        self,
+    ) -> tuple[TokenCell, Clock, Callable[[tuple[Event, ...]], None], bool, OnTokenUpdate | None]:
+        """What an async manager sharing this one's state needs (`.sharing`)."""
+        return self._cell, self._clock, self._emit, self._provider is not None, self._on_update
 
     def report(self, *events: Event) -> None:
         """Log `events` and pass them to `on_event`, as the manager's own are (an

@@ -8,7 +8,7 @@ from returns.result import Result
 
 from ccg.core import HttpReply, HttpRequest, TransportFailure
 
-__all__ = ["Transport"]
+__all__ = ["AsyncTransport", "Transport"]
 
 
 class Transport(Protocol):
@@ -24,5 +24,17 @@ class Transport(Protocol):
     """
 
     def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
+        """Send `request`; wait for the whole reply (within its limits)."""
+        ...
+
+
+class AsyncTransport(Protocol):
+    """`Transport` for asyncio: the same contract, with `send` a coroutine.
+
+    Cancelling `send` may leave the connection unusable, but never a half-read reply
+    reported as a whole one.
+    """
+
+    async def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
         """Send `request`; wait for the whole reply (within its limits)."""
         ...

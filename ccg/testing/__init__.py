@@ -1,6 +1,7 @@
 """Public test kit: swap these in to test code that uses ccg, with no network and no real time.
 
-`FakeTransport` scripts the token endpoint and the API and records what was sent;
+`FakeTransport` scripts the token endpoint and the API and records what was sent
+(`FakeAsyncTransport` for asyncio code);
 `FakeClock` is a pair of clocks you move by hand (backoffs let time pass at once);
 `run_inline` runs background renewals on the calling thread, deterministically.
 Hypothesis strategies for tokens, token responses and clock schedules are in
@@ -19,6 +20,8 @@ Hypothesis strategies for tokens, token responses and clock schedules are in
 """
 
 from ccg.testing._fakes import (
+    AsyncScripted,
+    FakeAsyncTransport,
     FakeClock,
     FakeTransport,
     Scripted,
@@ -29,6 +32,8 @@ from ccg.testing._fakes import (
 )
 
 __all__ = [
+    "AsyncScripted",
+    "FakeAsyncTransport",
     "FakeClock",
     "FakeTransport",
     "Scripted",

@@ -6,10 +6,12 @@ Both are thread-safe, so a test can drive one client from many threads.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from typing import TypeAlias
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeAlias, cast
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -17,6 +19,8 @@ from returns.result import Failure, Result, Success
 from ccg.core import HttpReply, HttpRequest, TransportFailure, TransportFailureKind
 
 __all__ = [
+    "AsyncScripted",
+    "FakeAsyncTransport",
     "FakeClock",
     "FakeTransport",
     "Scripted",
@@ -68,6 +72,37 @@ def error_reply(
     return json_reply(status, body, headers)
 
 
+class _Script:
+    """Scripted answers taken in order, then the handler's; every request recorded."""
+
+    def __init__(self, answers: Iterable[object], handler: object) -> None:
+        self.answers: deque[object] = deque(answers)
+        self.handler = handler
+        self.lock = threading.Lock()
+        self.requests: list[HttpRequest] = []
+
+    def take(self, owner: object, request: HttpRequest) -> object:
+        with self.lock:
+            self.requests.append(request)
+            answer = self.answers.popleft() if self.answers else self.handler
+        if answer is None:
+            raise AssertionError(f"{type(owner).__name__}: nothing scripted for {request!r}")
+        return answer
+
+
+def _within_limits(request: HttpRequest, reply: HttpReply) -> Result[HttpReply, TransportFailure]:
+    """`reply`, or `TOO_LARGE` when its body is over the request's limit (as a real transport)."""
+    limit = request.limits.max_body_bytes if request.limits is not None else None
+    if limit is not None and len(reply.body) > limit:
+        return Failure(
+            TransportFailure(
+                kind=TransportFailureKind.TOO_LARGE,
+                reason=f"reply body of {len(reply.body)} bytes passed {limit} bytes",
+            )
+        )
+    return Success(reply)
+
+
 class FakeTransport:
     """A transport that answers from a script and records every request it was sent.
 
@@ -90,41 +125,91 @@ class FakeTransport:
         *,
         handler: Callable[[HttpRequest], HttpReply] | None = None,
     ) -> None:
-        self._script: deque[Scripted] = deque(script)
-        self._handler = handler
-        self._lock = threading.Lock()
-        self.requests: list[HttpRequest] = []
+        self._script = _Script(script, handler)
+
+    @property
+    def requests(self) -> list[HttpRequest]:
         """Every request sent, in order."""
+        return self._script.requests
 
     def add(self, *answers: Scripted) -> None:
         """Append answers to the script."""
-        with self._lock:
-            self._script.extend(answers)
+        with self._script.lock:
+            self._script.answers.extend(answers)
 
     def requests_to(self, url: str) -> list[HttpRequest]:
         """The requests sent to `url` (exact match), in order."""
-        with self._lock:
-            return [r for r in self.requests if r.url == url]
+        with self._script.lock:
+            return [r for r in self._script.requests if r.url == url]
 
     def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
         """Record `request` and answer it from the script."""
-        with self._lock:
-            self.requests.append(request)
-            answer: Scripted | None = self._script.popleft() if self._script else self._handler
-        if answer is None:
-            raise AssertionError(f"FakeTransport: nothing scripted for {request!r}")
+        answer = cast("Scripted", self._script.take(self, request))
         if isinstance(answer, TransportFailure):
             return Failure(answer)
-        reply = answer if isinstance(answer, HttpReply) else answer(request)
-        limit = request.limits.max_body_bytes if request.limits is not None else None
-        if limit is not None and len(reply.body) > limit:
-            return Failure(
-                TransportFailure(
-                    kind=TransportFailureKind.TOO_LARGE,
-                    reason=f"reply body of {len(reply.body)} bytes passed {limit} bytes",
-                )
-            )
-        return Success(reply)
+        return _within_limits(request, answer if isinstance(answer, HttpReply) else answer(request))
+
+
+AsyncScripted: TypeAlias = (
+    HttpReply | TransportFailure | Callable[[HttpRequest], HttpReply | Awaitable[HttpReply]]
+)
+"""One scripted answer of `FakeAsyncTransport`: a reply, a failure, or a function of the
+request (a coroutine function too)."""
+
+
+class FakeAsyncTransport:
+    """`FakeTransport` for asyncio: the same script and records, and `send` a coroutine.
+
+    Each `send` first yields to the event loop (after `delay` seconds, if given), as a
+    real request would, so that other tasks run meanwhile. A handler may be a coroutine
+    function (wait on an `asyncio.Event` there to hold a reply back).
+
+    >>> import asyncio
+    >>> t = FakeAsyncTransport([token_reply("abc")])
+    >>> reply = asyncio.run(t.send(HttpRequest(method="POST", url="https://as.example/token")))
+    >>> reply.unwrap().status
+    200
+    """
+
+    def __init__(
+        self,
+        script: Iterable[AsyncScripted] = (),
+        *,
+        handler: Callable[[HttpRequest], HttpReply | Awaitable[HttpReply]] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        self._script = _Script(script, handler)
+        self.delay = delay
+        """Seconds each `send` waits (on the event loop) before answering."""
+
+    @property
+    def requests(self) -> list[HttpRequest]:
+        """Every request sent, in order."""
+        return self._script.requests
+
+    def add(self, *answers: AsyncScripted) -> None:
+        """Append answers to the script."""
+        with self._script.lock:
+            self._script.answers.extend(answers)
+
+    def requests_to(self, url: str) -> list[HttpRequest]:
+        """The requests sent to `url` (exact match), in order."""
+        with self._script.lock:
+            return [r for r in self._script.requests if r.url == url]
+
+    async def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
+        """Record `request`, yield to the loop, and answer it from the script."""
+        answer = self._script.take(self, request)
+        await asyncio.sleep(self.delay)
+        if isinstance(answer, TransportFailure):
+            return Failure(answer)
+        if not isinstance(answer, HttpReply):
+            answer = cast("Callable[[HttpRequest], object]", answer)(request)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        if not isinstance(answer, HttpReply):
+            raise AssertionError(f"FakeAsyncTransport: a handler returned {answer!r}")
+        return _within_limits(request, answer)
 
 
 def run_inline(task: Callable[[], None]) -> None:
