@@ -11,7 +11,7 @@ import pytest
 
 import ccg
 
-FACADES = ["ccg", "ccg.core", "ccg.interp", "ccg.testing"]
+FACADES = ["ccg", "ccg.core", "ccg.interp", "ccg.testing", "ccg.aio"]
 """Modules made of re-exports: `__all__` is exactly their public names."""
 
 
@@ -62,8 +62,11 @@ def test_package_ships_py_typed() -> None:
     assert (pathlib.Path(ccg.__file__).parent / "py.typed").is_file()
 
 
-def test_metrics_export_everything_they_define() -> None:
-    module = importlib.import_module("ccg.metrics")
+@pytest.mark.parametrize(
+    "name", ["ccg.metrics", "ccg.adapters.requests", "ccg.adapters.httpx", "ccg.adapters"]
+)
+def test_modules_export_everything_they_define(name: str) -> None:
+    module = importlib.import_module(name)
     defined = {
         name
         for name, value in vars(module).items()
@@ -79,6 +82,12 @@ def test_the_readme_lists_exactly_the_public_names() -> None:
         match = re.fullmatch(r"- `(ccg[\w.]*)`: (.*)", line)
         if match:
             listed[match[1]] = re.findall(r"`([^`]+)`", match[2])
-    assert set(listed) == {*FACADES, "ccg.testing.strategies", "ccg.metrics"}
+    assert set(listed) == {
+        *FACADES,
+        "ccg.testing.strategies",
+        "ccg.metrics",
+        "ccg.adapters.requests",
+        "ccg.adapters.httpx",
+    }
     for name, names in listed.items():
         assert names == list(importlib.import_module(name).__all__), name

@@ -1,0 +1,42 @@
+"""The origins an adapter sends its bearer to, and what a reply says about the token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ccg._api_calls import check_url, origin
+from ccg._checks import checked_flag
+from ccg._errors import ConfigurationError
+from ccg.core import Headers, HttpReply
+
+__all__ = ["Origins", "reply_of"]
+
+
+class Origins:
+    """The origins (scheme, host, port) a bearer may be sent to, checked once."""
+
+    __slots__ = ("_allowed", "_shown")
+
+    def __init__(self, origins: Iterable[str], allow_insecure_http: bool) -> None:
+        insecure = checked_flag("allow_insecure_http", allow_insecure_http)
+        if isinstance(origins, str):
+            origins = [origins]
+        checked = [check_url("origins", url, allow_insecure_http=insecure) for url in list(origins)]
+        if not checked:
+            raise ConfigurationError("origins", "name at least one origin to send the token to")
+        self._allowed = frozenset(origin(url) for url in checked)
+        self._shown = ", ".join(sorted({url.rstrip("/") for url in checked}))
+
+    def check(self, url: str) -> None:
+        """`ConfigurationError` unless `url` is on one of the origins, before anything is sent."""
+        if origin(url) not in self._allowed:
+            raise ConfigurationError(
+                "origins",
+                f"{origin(url)[0]}://{origin(url)[1]} is not among the origins this auth sends "
+                f"its token to ({self._shown}); add it to origins= to allow it",
+            )
+
+
+def reply_of(status: int, headers: Headers) -> HttpReply:
+    """A body-less `HttpReply` with `status` and `headers`, for `rejection` to read."""
+    return HttpReply(status=status, headers=headers)
