@@ -40,7 +40,6 @@ SMOKE: Final = Settings(
     renewal_threads=4,
     renewal_delay_s=0.3,
     renewal_warmup_s=0.1,
-    renewal_steady_s=0.2,
     renewal_repeats=1,
     soak_seconds=3.0,
     storm_seconds=0.5,
