@@ -87,8 +87,10 @@ def _resolve(future: asyncio.Future[None]) -> None:
 class AsyncClientCredentialsAuthManager:
     """Gets, caches and renews the access token of one client, for asyncio.
 
-    N tasks that need a token at once cause one token request. Give it an
-    `AsyncTransport` (`ccg.HttpxAsyncTransport()`, `ccg.testing.FakeAsyncTransport`).
+    N tasks that need a token at once cause one token request. Its provider is handed
+    this manager (`await auth_manager.fetch_token()`), not a threaded one: a provider
+    written for `ApiClient` does not fit. Give it an
+    `AsyncTransport` (`ccg.aio.HttpxAsyncTransport()`, `ccg.testing.FakeAsyncTransport`).
     The provider and the on-update callback may be coroutine functions or plain ones.
     """
 
@@ -148,7 +150,10 @@ class AsyncClientCredentialsAuthManager:
         on_update: AsyncOnTokenUpdate | None,
     ) -> None:
         checked_with_methods(
-            "transport", transport, ["send"], "see ccg.AsyncTransport (e.g. HttpxAsyncTransport)"
+            "transport",
+            transport,
+            ["send"],
+            "see ccg.aio.AsyncTransport (e.g. ccg.aio.HttpxAsyncTransport)",
         )
         if not inspect.iscoroutinefunction(transport.send):
             raise ConfigurationError(

@@ -98,12 +98,7 @@ class HttpxAsyncTransport:
             async with asyncio.timeout(limits.total_timeout):
                 response = await self._client.send(built, stream=True, follow_redirects=False)
                 try:
-                    body = BoundedBody(
-                        limits.max_body_bytes, response.headers.get("Content-Encoding")
-                    )
-                    async for chunk in response.aiter_raw():
-                        body.add(chunk)
-                    data = body.finish()
+                    data = await _bounded(response, limits.max_body_bytes)
                 finally:
                     await response.aclose()
             return Success(_reply(response, data))
@@ -139,6 +134,22 @@ class HttpxAsyncTransport:
         """Close the `AsyncClient` this transport made (not one passed in)."""
         if self._owned:
             await self._client.aclose()
+
+
+async def _bounded(response: httpx.Response, limit: int | None) -> bytes:
+    """The body of `response`, read raw and decompressed within `limit` bytes."""
+    body = BoundedBody(limit, response.headers.get("Content-Encoding"))
+    try:
+        async for chunk in response.aiter_raw():
+            body.add(chunk)
+    except httpx.StreamConsumed:
+        # The reply was read before it reached us (an httpx.MockTransport reply built
+        # with `content=`): nothing left to bound but its size.
+        data = response.content
+        if limit is not None and len(data) > limit:
+            raise BodyTooLarge(f"reply body passed {limit} bytes") from None
+        return data
+    return body.finish()
 
 
 def _reply(response: httpx.Response, body: bytes) -> HttpReply:

@@ -10,11 +10,12 @@ here is not just well-typed but works.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import assert_never, assert_type
 
 import pytest
@@ -156,8 +157,18 @@ from ccg.core import (
     token_request,
     usable_until,
 )
-from ccg.interp import SYSTEM_CLOCK, TokenCell
+from ccg.interp import (
+    SYSTEM_CLOCK,
+    AsyncClientCredentialsAuthManager,
+    AsyncOnTokenUpdate,
+    AsyncTokenProvider,
+    AsyncTransport,
+    TokenCell,
+)
+from ccg.metrics import EventCounts, event_name, failure_name
 from ccg.testing import (
+    AsyncScripted,
+    FakeAsyncTransport,
     FakeClock,
     FakeTransport,
     Scripted,
@@ -319,7 +330,8 @@ def use_token_provider() -> None:
         o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
         o_auth_token_provider=_o_auth_token_provider,
     )
-    assert_type(credentials.o_auth_token_provider, TokenProvider | None)
+    # Widened in 0.3.0: the credentials also serve AsyncApiClient, whose provider may be async.
+    assert_type(credentials.o_auth_token_provider, TokenProvider | AsyncTokenProvider | None)
     client = ApiClient(
         client_credentials_auth_credentials=credentials,
         token_url=TOKEN_URL,
@@ -1559,3 +1571,561 @@ def use_strategies_in_a_property() -> None:
             assert used.access_token in (token.access_token, "fresh")
 
     held_or_fetched()
+
+
+# -- asyncio: ccg.aio ----------------------------------------------------------------------
+# `ccg.aio` needs `ccg[httpx]` (its default transport), so it is imported where used, as are
+# httpx, requests and prometheus_client (the extras of the adapters and of the Prometheus
+# hook). The async manager, its aliases and the `AsyncTransport` port are also in
+# `ccg.interp`, which needs no extra: those are imported at the top.
+
+
+def _invalid_token_reply() -> HttpReply:
+    challenge = 'Bearer error="invalid_token", error_description="expired"'
+    return json_reply(401, {}, headers={"WWW-Authenticate": challenge})
+
+
+async def _load_token_from_database_async() -> OAuthToken | None:
+    await asyncio.sleep(0)  # a real driver would await its database here
+    return load_token_from_database()
+
+
+async def _save_token_to_database_async(o_auth_token: OAuthToken) -> None:
+    await asyncio.sleep(0)
+    save_token_to_database(o_auth_token)
+
+
+async def _async_o_auth_token_provider(
+    last_oauth_token: OAuthToken | None, auth_manager: AsyncClientCredentialsAuthManager
+) -> OAuthToken:
+    """The seed's provider in async form: its manager's `fetch_token` is awaited."""
+    assert_type(last_oauth_token, OAuthToken | None)
+    o_auth_token = await _load_token_from_database_async()
+    if o_auth_token is None:
+        o_auth_token = await auth_manager.fetch_token()
+    return o_auth_token
+
+
+def _plain_provider_for_tasks(
+    last: OAuthToken | None, manager: AsyncClientCredentialsAuthManager
+) -> OAuthToken | None:
+    return last if last is not None else manager.o_auth_token
+
+
+def use_async_client_and_replies() -> None:
+    from ccg.aio import AsyncApiClient  # noqa: PLC0415
+
+    transport = FakeAsyncTransport(
+        [
+            token_reply("t1", expires_in=3600, scope="read write"),
+            json_reply(200, {"orders": []}),
+            json_reply(201, {"sku": "A1"}, headers={"Location": "/v1/orders/1"}),
+            HttpReply(status=200, body=b"hi"),
+            _invalid_token_reply(),  # t1 rejected: the call is replayed once, with t2
+            token_reply("t2", expires_in=3600),
+            json_reply(200, {}),
+        ]
+    )
+    events: list[Event] = []
+    credentials = ClientCredentialsAuthCredentials(
+        o_auth_client_id="OAuthClientId",
+        o_auth_client_secret="OAuthClientSecret",
+        o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
+    )
+    client = AsyncApiClient(
+        client_credentials_auth_credentials=credentials,
+        token_url=TOKEN_URL,
+        base_url=API,
+        transport=transport,
+        token_transport=None,  # token requests go through `transport` too
+        clock=FakeClock(),
+        entropy=lambda: 0.5,
+        token_request_limits=TOKEN_REQUEST_LIMITS,
+        resilience=ResiliencePolicy(),
+        on_event=events.append,
+        presenter=None,
+        allow_insecure_http=False,
+    )
+    assert_type(client.client_credentials_auth_credentials, ClientCredentialsAuthCredentials)
+    assert client.client_credentials_auth_credentials is credentials
+    assert_type(client.auth_manager, AsyncClientCredentialsAuthManager)
+
+    async def main() -> None:
+        async with client as entered:
+            assert_type(entered, AsyncApiClient)
+            assert entered is client
+            reply = await client.get("/v1/orders", headers={"X-Request-Id": "1"})
+            assert_type(reply, HttpReply)
+            assert_type(reply.json(), object)
+            assert reply.json() == {"orders": []}
+            created = await client.post("/v1/orders", json={"sku": "A1"})
+            assert_type(created, HttpReply)
+            assert created.header("Location") == "/v1/orders/1"
+            public = await client.request("GET", f"{API}/health", body="", requires_auth=False)
+            assert_type(public, HttpReply)
+            assert public.text == "hi"
+            replayed = await client.post("/v1/orders", body=b"raw")
+            assert replayed.status == 200
+        assert_type(await client.aclose(), None)  # closes nothing: the transport was passed in
+
+    asyncio.run(main())
+    sent = [r.header("Authorization") for r in transport.requests_to(f"{API}/v1/orders")]
+    assert sent == ["Bearer t1", "Bearer t1", "Bearer t1", "Bearer t2"]
+    assert transport.requests_to(f"{API}/health")[0].header("Authorization") is None
+    assert "invalidated: HTTP 401 invalid_token: expired" in [_describe_event(e) for e in events]
+
+
+def use_async_client_context_and_shared_manager() -> None:
+    from ccg.aio import AsyncApiClient  # noqa: PLC0415
+
+    api = FakeAsyncTransport(handler=lambda request: json_reply(200, {"url": request.url}))
+    token_transport = FakeAsyncTransport([token_reply("t1")])
+    first = AsyncApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=api,
+        token_transport=token_transport,
+        clock=FakeClock(),
+    )
+    second = AsyncApiClient(
+        auth_manager=first.auth_manager,
+        base_url=API,
+        transport=api,
+        presenter=BearerPresenter(),
+        allow_insecure_http=False,
+    )
+    assert second.auth_manager is first.auth_manager
+    with pytest.raises(ConfigurationError):  # a sharing client has no credentials of its own
+        assert_type(second.client_credentials_auth_credentials, ClientCredentialsAuthCredentials)
+
+    async def main() -> None:
+        # With no transport the client makes (and on exit closes) its own HttpxAsyncTransport.
+        async with AsyncApiClient(
+            client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+            token_url=TOKEN_URL,
+            base_url=API,
+        ) as own:
+            assert_type(own, AsyncApiClient)
+        assert (await first.get(f"{API}/a")).status == 200
+        assert (await second.get("/b")).status == 200
+
+    asyncio.run(main())
+    assert len(token_transport.requests) == 1  # one token for both clients
+    assert [r.header("Authorization") for r in api.requests] == ["Bearer t1", "Bearer t1"]
+
+
+def use_async_auth_manager() -> None:
+    """A manager built by hand with every option; each of its calls, awaited or not."""
+    updates: list[str] = []
+
+    async def on_update(token: OAuthToken) -> None:
+        await asyncio.sleep(0)
+        updates.append(token.access_token)
+
+    events: list[Event] = []
+    transport = FakeAsyncTransport([token_reply("t1"), token_reply("t2"), token_reply("t3")])
+    manager = AsyncClientCredentialsAuthManager(
+        TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="secret"),
+        transport=transport,
+        clock=FakeClock(),
+        entropy=lambda: 0.5,
+        clock_skew=10,
+        token_provider=None,
+        on_token_update=on_update,
+        token=None,
+        limits=Limits(connect_timeout=1, read_timeout=2, total_timeout=3),
+        token_types=BEARER,
+        resilience=ResiliencePolicy(max_attempts=2),
+        on_event=events.append,
+    )
+    assert_type(manager.o_auth_token, OAuthToken | None)  # plain reads: no await
+    assert manager.o_auth_token is None
+    assert_type(manager.is_token_expired(), bool)
+    assert manager.is_token_expired()  # nothing held
+    assert_type(manager.is_token_expired(OAuthToken(access_token="x")), bool)
+    assert_type(manager.policy, Policy)
+    assert_type(manager.state, TokenState)
+    assert manager.policy.clock_skew == 10.0
+
+    def held() -> str | None:
+        # Read afresh after each await (an inline `manager.o_auth_token` would stay narrowed).
+        token = manager.o_auth_token
+        return None if token is None else token.access_token
+
+    async def main() -> None:
+        token = await manager.token()
+        assert_type(token, OAuthToken)
+        assert_type(await manager.bearer(), tuple[OAuthToken, str])
+        header = await manager.authorization_header()
+        assert_type(header, str)
+        assert header == "Bearer t1"
+        fetched = await manager.fetch_token({"resource": "https://api.example.com"})
+        assert_type(fetched, OAuthToken)
+        assert held() == "t1"  # t2 was fetched by hand: neither held nor announced
+        assert_type(await manager.set_token(fetched), None)
+        assert held() == "t2"
+        replacement = await manager.token_rejected(fetched, reason="HTTP 401")
+        assert_type(replacement, OAuthToken | None)
+        assert replacement is not None
+        assert replacement.access_token == "t3"
+        # From plain code: held at once; the async callback is scheduled on this loop...
+        assert_type(manager.set_token_now(OAuthToken(access_token="t4", expires_in=60)), None)
+        assert held() == "t4"
+        assert_type(await manager.aclose(), None)  # ...and has run once this returns
+        manager.set_token_now(None)
+        assert_type(manager.report(InsufficientScope(status=403, scope="admin")), None)
+
+    asyncio.run(main())
+    assert updates == ["t1", "t2", "t3", "t4"]
+    assert held() is None
+    assert events[-1] == InsufficientScope(status=403, scope="admin")
+    assert [r.url for r in transport.requests] == [TOKEN_URL] * 3
+
+
+def use_async_token_provider_and_callbacks() -> None:
+    from ccg.aio import AsyncApiClient  # noqa: PLC0415
+
+    _database.clear()
+    providers: list[AsyncTokenProvider] = [
+        _async_o_auth_token_provider,  # a coroutine function
+        _plain_provider_for_tasks,  # or a plain one
+        lambda last, manager: last or manager.fetch_token(),  # an awaitable is awaited
+    ]
+    callbacks: list[AsyncOnTokenUpdate] = [
+        _save_token_to_database_async,
+        save_token_to_database,
+        lambda token: len(token.access_token),  # any return value is ignored
+    ]
+    assert len(providers) + len(callbacks) == 6
+    credentials = ClientCredentialsAuthCredentials(
+        o_auth_client_id="OAuthClientId",
+        o_auth_client_secret="OAuthClientSecret",
+        o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
+        o_auth_token_provider=_async_o_auth_token_provider,
+        o_auth_on_token_update=_save_token_to_database_async,
+    )
+    assert_type(credentials.o_auth_token_provider, TokenProvider | AsyncTokenProvider | None)
+    assert_type(credentials.o_auth_on_token_update, OnTokenUpdate | None)
+    transport = FakeAsyncTransport([token_reply("t1"), json_reply(200, {})])
+    client = AsyncApiClient(
+        client_credentials_auth_credentials=credentials,
+        token_url=TOKEN_URL,
+        transport=transport,
+        clock=FakeClock(),
+    )
+    assert client.auth_manager.policy.source is TokenSource.PROVIDER
+
+    async def call() -> HttpReply:
+        return await client.get(f"{API}/me")
+
+    assert asyncio.run(call()).status == 200
+    assert transport.requests[1].header("Authorization") == "Bearer t1"
+    assert load_token_from_database() == client.auth_manager.o_auth_token
+    # The credentials' setter, from plain code with no loop running: the token is held at
+    # once and the async callback is run to its end.
+    credentials.o_auth_token = OAuthToken(access_token="by-hand", expires_in=3600)
+    assert client.auth_manager.o_auth_token == load_token_from_database()
+    manager = credentials.create_async_auth_manager(
+        TOKEN_URL,
+        transport=FakeAsyncTransport(),
+        clock=FakeClock(),
+        entropy=random.random,
+        limits=TOKEN_REQUEST_LIMITS,
+        resilience=ResiliencePolicy(),
+        on_event=None,
+    )
+    assert_type(manager, AsyncClientCredentialsAuthManager)
+    assert manager.o_auth_token is not None
+    assert manager.o_auth_token.access_token == "by-hand"  # it starts with the credentials'
+    assert credentials.o_auth_token == manager.o_auth_token
+
+
+def use_one_manager_for_threads_and_tasks() -> None:
+    """`AsyncClientCredentialsAuthManager.sharing`: one token and one flight for both."""
+    from ccg.aio import AsyncClientCredentialsAuthManager as AioManager  # noqa: PLC0415
+
+    assert AioManager is AsyncClientCredentialsAuthManager  # ccg.aio re-exports ccg.interp's
+    spec = TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="secret")
+    updates: list[OAuthToken] = []
+    threads_transport = FakeTransport()  # nothing scripted: the tasks' flight fetches
+    threaded = ClientCredentialsAuthManager(
+        spec, transport=threads_transport, clock=FakeClock(), on_token_update=updates.append
+    )
+    tasks_transport = FakeAsyncTransport([token_reply("t1")])
+    tasks = AioManager.sharing(threaded, transport=tasks_transport)
+    assert_type(tasks, AsyncClientCredentialsAuthManager)
+    token = asyncio.run(tasks.token())
+    assert threaded.token() == token
+    assert threaded.o_auth_token == tasks.o_auth_token == token
+    assert tasks.state == threaded.state
+    assert updates == [token]
+    assert threads_transport.requests == []
+    assert len(tasks_transport.requests) == 1
+    with_provider = ClientCredentialsAuthManager(
+        spec, transport=FakeTransport(), token_provider=_provider_with_the_exact_type
+    )
+    with pytest.raises(ConfigurationError):  # it would be handed either manager
+        AioManager.sharing(with_provider, transport=FakeAsyncTransport())
+
+
+class _OwnAsyncTransport:
+    """A user's own `AsyncTransport`: `async def send(request, /) -> Result[...]`."""
+
+    def __init__(self) -> None:
+        self.sent: list[HttpRequest] = []
+
+    async def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
+        self.sent.append(request)
+        await asyncio.sleep(0)
+        if request.url == TOKEN_URL:
+            return Success(token_reply("own"))
+        return Success(json_reply(200, {"url": request.url}))
+
+
+def use_async_transports() -> None:
+    import httpx  # noqa: PLC0415
+
+    from ccg.aio import AsyncApiClient, HttpxAsyncTransport  # noqa: PLC0415
+    from ccg.aio import AsyncTransport as AioTransport  # noqa: PLC0415
+
+    assert AioTransport is AsyncTransport
+    own = _OwnAsyncTransport()
+    default = HttpxAsyncTransport()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.dumps({"path": request.url.path, "id": request.headers["X-Id"]}).encode()
+        # A stream, not `json=`: a reply built from content is read already, and a request
+        # with limits is streamed (`aiter_raw`), which a read reply refuses (StreamConsumed).
+        return httpx.Response(200, stream=httpx.ByteStream(body))
+
+    http_client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    mocked = HttpxAsyncTransport(
+        client=http_client, connect_timeout=1.0, read_timeout=2.0, max_connections=4
+    )
+    transports: list[AsyncTransport] = [own, default, mocked, FakeAsyncTransport()]
+    assert len(transports) == 4
+
+    async def main() -> None:
+        sent = await mocked.send(
+            HttpRequest(method="GET", url=f"{API}/me", headers=(("X-Id", "1"),))
+        )
+        assert_type(sent, Result[HttpReply, TransportFailure])
+        assert sent.unwrap().json() == {"path": "/me", "id": "1"}
+        limited = await mocked.send(
+            HttpRequest(
+                method="POST",
+                url=TOKEN_URL,
+                headers=(("X-Id", "2"),),
+                body=b"grant_type=client_credentials",
+                limits=TOKEN_REQUEST_LIMITS,  # read within the limits, as a token reply is
+            )
+        )
+        assert limited.unwrap().status == 200
+        client = AsyncApiClient(
+            client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+            token_url=TOKEN_URL,
+            transport=own,
+            clock=FakeClock(),
+        )
+        assert (await client.get(f"{API}/x")).status == 200
+        assert_type(await mocked.aclose(), None)  # leaves the client it was given open
+        assert not http_client.is_closed
+        await http_client.aclose()
+        await default.aclose()  # closes the client it made
+
+    asyncio.run(main())
+    assert [r.url for r in own.sent] == [TOKEN_URL, f"{API}/x"]
+    assert own.sent[1].header("Authorization") == "Bearer own"
+
+
+def use_fake_async_transport() -> None:
+    async def held_back(request: HttpRequest) -> HttpReply:
+        await asyncio.sleep(0)
+        return json_reply(200, {"url": request.url})
+
+    script: list[AsyncScripted] = [
+        token_reply("t1"),
+        TransportFailure(kind=TransportFailureKind.CONNECT, reason="refused"),
+        lambda request: json_reply(202, {"url": request.url}),
+        held_back,  # a coroutine function too
+    ]
+    handlers: list[Callable[[HttpRequest], HttpReply | Awaitable[HttpReply]]] = [held_back]
+    transport = FakeAsyncTransport(script, handler=handlers[0], delay=0.0)
+    assert_type(transport.delay, float)
+    transport.add(HttpReply(status=204))
+
+    async def main() -> list[Result[HttpReply, TransportFailure]]:
+        return [await transport.send(HttpRequest(method="GET", url=f"{API}/{n}")) for n in range(6)]
+
+    results = asyncio.run(main())
+    statuses = [sent.map(lambda reply: reply.status).value_or(0) for sent in results]
+    assert statuses == [200, 0, 202, 200, 204, 200]  # the last one by the handler
+    assert_type(transport.requests, list[HttpRequest])
+    assert_type(transport.requests_to(f"{API}/1"), list[HttpRequest])
+    assert len(transport.requests) == 6
+    assert len(transport.requests_to(f"{API}/1")) == 1
+
+
+# -- ccg.adapters: requests and httpx ------------------------------------------------------
+
+
+def use_requests_adapter() -> None:
+    import requests  # noqa: PLC0415
+    from requests.adapters import HTTPAdapter  # noqa: PLC0415
+    from requests.auth import AuthBase  # noqa: PLC0415
+
+    from ccg.adapters.requests import ClientCredentialsAuth  # noqa: PLC0415
+
+    class ScriptedAdapter(HTTPAdapter):
+        """A requests transport adapter answering with scripted statuses: no network."""
+
+        def __init__(self, *replies: tuple[int, dict[str, str]]) -> None:
+            super().__init__()
+            self.replies = list(replies)
+            self.sent: list[str | bytes | None] = []
+
+        def send(
+            self, request: requests.PreparedRequest, *args: object, **kwargs: object
+        ) -> requests.Response:
+            self.sent.append(request.headers.get("Authorization"))
+            status, headers = self.replies.pop(0)
+            response = requests.Response()
+            response.status_code = status
+            response.headers.update(headers)
+            response.url = request.url or ""
+            response.request = request
+            response.connection = self
+            return response
+
+    transport = FakeTransport([token_reply("t1"), token_reply("t2")])
+    manager = ClientCredentialsAuthManager(
+        TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="secret"),
+        transport=transport,
+        clock=FakeClock(),
+    )
+    auth = ClientCredentialsAuth(manager, origins=[API], allow_insecure_http=False)
+    assert_type(auth.auth_manager, ClientCredentialsAuthManager)
+    assert isinstance(auth, AuthBase)
+    prepared = requests.Request("GET", f"{API}/me").prepare()
+    assert_type(auth(prepared), requests.PreparedRequest)
+    assert prepared.headers["Authorization"] == "Bearer t1"
+    with pytest.raises(ConfigurationError) as elsewhere:  # before anything is sent
+        auth(requests.Request("GET", "https://elsewhere.example/me").prepare())
+    assert elsewhere.value.field == "origins"
+    ClientCredentialsAuth(manager, origins=API)  # one origin: a str is an Iterable[str] too
+    challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    adapter = ScriptedAdapter((401, challenge), (200, {}))
+    with requests.Session() as session:
+        session.mount(f"{API}/", adapter)
+        session.auth = auth
+        reply = session.get(f"{API}/me")
+    assert_type(reply, requests.Response)
+    assert reply.status_code == 200
+    assert [r.status_code for r in reply.history] == [401]
+    assert adapter.sent == ["Bearer t1", "Bearer t2"]  # the 401 replayed once, with t2
+
+
+def use_httpx_adapter() -> None:
+    import httpx  # noqa: PLC0415
+
+    from ccg.adapters.httpx import ClientCredentialsAuth  # noqa: PLC0415
+
+    threads_transport = FakeTransport([token_reply("t1"), token_reply("t2")])
+    manager = ClientCredentialsAuthManager(
+        TokenRequestSpec(token_url=TOKEN_URL, client_id="id", client_secret="secret"),
+        transport=threads_transport,
+        clock=FakeClock(),
+    )
+    tasks_transport = FakeAsyncTransport()  # nothing scripted: tasks use the threads' token
+    tasks = AsyncClientCredentialsAuthManager.sharing(manager, transport=tasks_transport)
+    auth = ClientCredentialsAuth(
+        manager, origins=[API], async_auth_manager=tasks, allow_insecure_http=False
+    )
+    assert_type(auth.auth_manager, ClientCredentialsAuthManager)
+    assert_type(auth.async_auth_manager, AsyncClientCredentialsAuthManager)
+    assert auth.async_auth_manager is tasks
+    assert isinstance(auth, httpx.Auth)
+    assert_type(ClientCredentialsAuth(manager, origins=API), ClientCredentialsAuth)
+    seen: list[str | None] = []
+    statuses = [401, 200, 200]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization"))
+        status = statuses.pop(0)
+        challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
+        return httpx.Response(status, headers=challenge, json={"status": status})
+
+    with httpx.Client(auth=auth, transport=httpx.MockTransport(handler)) as client:
+        reply = client.post(f"{API}/orders", json={"sku": "A1"})
+        assert reply.status_code == 200
+        assert [r.status_code for r in reply.history] == [401]  # replayed once, with t2
+        with pytest.raises(ConfigurationError):
+            client.get("https://elsewhere.example/me")
+
+    async def main() -> int:
+        async with httpx.AsyncClient(auth=auth, transport=httpx.MockTransport(handler)) as client:
+            return (await client.get(f"{API}/me")).status_code
+
+    assert asyncio.run(main()) == 200
+    assert seen == ["Bearer t1", "Bearer t2", "Bearer t2"]
+    assert tasks_transport.requests == []  # one token cache for the threads and the tasks
+    assert len(threads_transport.requests) == 2
+
+
+# -- ccg.metrics ---------------------------------------------------------------------------
+
+
+def use_metrics() -> None:
+    from prometheus_client import CollectorRegistry  # noqa: PLC0415
+
+    from ccg.aio import AsyncApiClient  # noqa: PLC0415
+    from ccg.metrics import prometheus_counters  # noqa: PLC0415
+
+    counts = EventCounts()
+    registry = CollectorRegistry()
+    hook = prometheus_counters(registry=registry, namespace="svc")
+    assert_type(hook, Callable[[Event], None])
+    hooks: list[Callable[[Event], object]] = [counts, hook]
+
+    def both(event: Event) -> None:
+        for each in hooks:
+            each(event)
+
+    transport, clock = _fakes(
+        error_reply("server_error", status=503), token_reply("t1"), json_reply(200, {})
+    )
+    client = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=transport,
+        clock=clock,
+        entropy=lambda: 0.5,
+        on_event=both,
+    )
+    assert client.get(f"{API}/me").status == 200
+    assert_type(counts["flight_started"], int)
+    assert counts["flight_started"] == 2
+    assert counts["failure:error_response"] == 1
+    assert counts["never_seen"] == 0
+    assert_type(counts.snapshot(), dict[str, int])
+    sample = registry.get_sample_value("svc_token_events_total", {"event": "retry_scheduled"})
+    assert sample == 1.0
+    assert_type(event_name(FlightStarted(flight=1, source=TokenSource.ENDPOINT)), str)
+    assert event_name(TokenDropped()) == "token_dropped"
+    assert_type(failure_name(ProviderReturnedNone()), str)
+    assert failure_name(TransportFailure(kind=TransportFailureKind.TLS, reason="x")) == "transport"
+
+    tasks_counts = EventCounts()
+    tasks_client = AsyncApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
+        token_url=TOKEN_URL,
+        transport=FakeAsyncTransport([token_reply("t1"), json_reply(200, {})]),
+        clock=FakeClock(),
+        on_event=tasks_counts,
+    )
+
+    async def call() -> HttpReply:
+        return await tasks_client.get(f"{API}/me")
+
+    assert asyncio.run(call()).status == 200
+    assert tasks_counts.snapshot() == {"flight_started": 1, "flight_settled": 1, "token_adopted": 1}

@@ -26,5 +26,5 @@ ClientCredentialsAuthCredentials("id", "secret", o_auth_token_provider=one_param
 ClientCredentialsAuthCredentials("id", "secret", o_auth_token_provider=returns_str)  # E: arg-type | reportArgumentType
 ClientCredentialsAuthCredentials("id", "secret", o_auth_token_provider=wants_a_token)  # E: arg-type | reportArgumentType
 ClientCredentialsAuthCredentials("id", "secret", o_auth_token_provider=swapped)  # E: arg-type | reportArgumentType
-ClientCredentialsAuthCredentials("id", "secret", o_auth_token_provider=lambda last: last)  # E: misc, arg-type | reportArgumentType
+ClientCredentialsAuthCredentials("id", "secret", o_auth_token_provider=lambda last: last)  # E: arg-type | reportArgumentType
 ClientCredentialsAuthCredentials("id", "secret", o_auth_token_provider="load_token")  # E: arg-type | reportArgumentType
