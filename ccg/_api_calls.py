@@ -120,9 +120,32 @@ def rejection(
     return f"HTTP 401 invalid_token{detail}"
 
 
+class _ErrorBody(msgspec.Struct, gc=False):
+    error: str | None = None
+    scope: str | None = None
+
+
+_ERROR_BODY = msgspec.json.Decoder(_ErrorBody)
+_LONGEST_ERROR_BODY = 4096  # an error body longer than this is not read for its code
+
+
 def insufficient_scope(reply: HttpReply) -> InsufficientScope | None:
-    """The event for a 403 `insufficient_scope` `reply`, or None."""
+    """The event for a 403 `insufficient_scope` `reply`, or None.
+
+    RFC 6750 puts the code in the `WWW-Authenticate: Bearer` challenge; some servers
+    (Authlib's resource protector) send it only in a JSON body: both are read.
+    """
     challenge = bearer_challenge(reply.headers)
-    if challenge is None or challenge.error != "insufficient_scope":
+    if challenge is not None and challenge.error is not None:
+        if challenge.error != "insufficient_scope":
+            return None
+        return InsufficientScope(status=reply.status, scope=challenge.scope)
+    if not reply.body or len(reply.body) > _LONGEST_ERROR_BODY:
         return None
-    return InsufficientScope(status=reply.status, scope=challenge.scope)
+    try:
+        body = _ERROR_BODY.decode(reply.body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    if body.error != "insufficient_scope":
+        return None
+    return InsufficientScope(status=reply.status, scope=body.scope)

@@ -260,11 +260,12 @@ class AsyncApiClient:
         if replacement is None:
             return reply
         replayed, _ = await self._exchange(method, target, pairs, payload, True, replacement)
-        if replayed.status == 401:
-            again = rejection(self._api_origin, target, replayed)
-            if again is not None:
-                with contextlib.suppress(TokenAcquisitionError):
-                    await self._auth.token_rejected(replacement, reason=again)
+        again = rejection(self._api_origin, target, replayed) if replayed.status == 401 else None
+        if again is None:
+            self._auth.token_accepted(replacement)
+        else:
+            with contextlib.suppress(TokenAcquisitionError):
+                await self._auth.token_rejected(replacement, reason=again)
         return replayed
 
     async def _exchange(

@@ -293,13 +293,14 @@ class ApiClient:
         if replacement is None:
             return reply
         replayed, _ = self._exchange(method, target, pairs, payload, True, replacement)
-        if replayed.status == 401:
-            again = rejection(self._api_origin, target, replayed)
-            if again is not None:
-                # Never a second replay; but the manager must know the new token was
-                # rejected too (it cools down), or the next call would send it again.
-                with contextlib.suppress(TokenAcquisitionError):
-                    self._auth.token_rejected(replacement, reason=again)
+        again = rejection(self._api_origin, target, replayed) if replayed.status == 401 else None
+        if again is None:
+            self._auth.token_accepted(replacement)
+        else:
+            # Never a second replay; but the manager must know the new token was rejected
+            # too (it cools down), or the next call would send it again.
+            with contextlib.suppress(TokenAcquisitionError):
+                self._auth.token_rejected(replacement, reason=again)
         return replayed
 
     def _exchange(

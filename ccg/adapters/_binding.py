@@ -29,14 +29,17 @@ class Origins:
 
     def check(self, url: str) -> None:
         """`ConfigurationError` unless `url` is on one of the origins, before anything is sent."""
-        if origin(url) not in self._allowed:
+        target = origin(url)
+        if target not in self._allowed:
+            scheme, host, port = target
             raise ConfigurationError(
                 "origins",
-                f"{origin(url)[0]}://{origin(url)[1]} is not among the origins this auth sends "
-                f"its token to ({self._shown}); add it to origins= to allow it",
+                f"{scheme}://{host}:{port} is not among the origins this auth sends its token "
+                f"to ({self._shown}); add it to origins= to allow it",
             )
 
 
-def reply_of(status: int, headers: Headers) -> HttpReply:
-    """A body-less `HttpReply` with `status` and `headers`, for `rejection` to read."""
-    return HttpReply(status=status, headers=headers)
+def reply_of(status: int, headers: Headers, body: bytes = b"") -> HttpReply:
+    """An `HttpReply` with `status` and `headers` (and the body of a 403), for
+    `rejection` and `insufficient_scope` to read."""
+    return HttpReply(status=status, headers=headers, body=body)

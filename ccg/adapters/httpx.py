@@ -7,7 +7,8 @@
 
 Both flows read one token cache and share one flight (see
 `AsyncClientCredentialsAuthManager.sharing`). A 401 lets the token go and replays the
-request once with a new one (httpx keeps the body, `requires_request_body`).
+request once with a new one (the body is read first and kept, so even a generator body
+can be sent again).
 """
 
 from __future__ import annotations
@@ -52,23 +53,33 @@ class ClientCredentialsAuth(httpx.Auth):
         self.auth_manager = auth_manager
         """The threaded token manager (the sync flow's)."""
         self._async_manager = async_auth_manager
+        self._own_transport: HttpxAsyncTransport | None = None
         self._origins = Origins(origins, allow_insecure_http)
 
     @property
     def async_auth_manager(self) -> AsyncClientCredentialsAuthManager:
         """The async flow's manager (over `auth_manager`'s state unless one was given)."""
         if self._async_manager is None:
+            self._own_transport = HttpxAsyncTransport()
             self._async_manager = AsyncClientCredentialsAuthManager.sharing(
-                self.auth_manager, transport=HttpxAsyncTransport()
+                self.auth_manager, transport=self._own_transport
             )
         return self._async_manager
 
+    async def aclose(self) -> None:
+        """Close the transport this auth made for the async flow's token requests."""
+        if self._own_transport is not None:
+            await self._own_transport.aclose()
+
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         self._origins.check(str(request.url))
+        request.read()  # kept, so that a 401 can be replayed with the same body
         manager = self.auth_manager
         token, header = manager.bearer()
         request.headers["Authorization"] = header
         response = yield request
+        if response.status_code == 403:
+            response.read()
         reason = self._rejected(response)
         if reason is None:
             return
@@ -78,7 +89,9 @@ class ClientCredentialsAuth(httpx.Auth):
         request.headers["Authorization"] = "Bearer " + replacement.access_token
         replayed = yield request
         again = self._rejected(replayed, report=False)
-        if again is not None:  # never a second replay; the manager cools down
+        if again is None:
+            manager.token_accepted(replacement)
+        else:  # never a second replay; the manager cools down
             with contextlib.suppress(TokenAcquisitionError):
                 manager.token_rejected(replacement, reason=again)
 
@@ -86,10 +99,13 @@ class ClientCredentialsAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         self._origins.check(str(request.url))
+        await request.aread()  # kept, so that a 401 can be replayed with the same body
         manager = self.async_auth_manager
         token, header = await manager.bearer()
         request.headers["Authorization"] = header
         response = yield request
+        if response.status_code == 403:
+            await response.aread()
         reason = self._rejected(response)
         if reason is None:
             return
@@ -99,7 +115,9 @@ class ClientCredentialsAuth(httpx.Auth):
         request.headers["Authorization"] = "Bearer " + replacement.access_token
         replayed = yield request
         again = self._rejected(replayed, report=False)
-        if again is not None:
+        if again is None:
+            manager.token_accepted(replacement)
+        else:
             with contextlib.suppress(TokenAcquisitionError):
                 await manager.token_rejected(replacement, reason=again)
 
@@ -108,7 +126,9 @@ class ClientCredentialsAuth(httpx.Auth):
         `insufficient_scope` is reported to the manager's log and hook."""
         if response.status_code not in (401, 403):
             return None
-        reply = reply_of(response.status_code, _headers(response))
+        # A 403's body was read by the flow: insufficient_scope may be only there.
+        body = response.content if response.status_code == 403 else b""
+        reply = reply_of(response.status_code, _headers(response), body)
         if response.status_code == 403:
             scope = insufficient_scope(reply)
             if scope is not None and report:

@@ -86,14 +86,21 @@ class _Replay:
     # `kwargs` are send()'s own (timeout, verify, ...), passed back to send() for the replay.
     def __call__(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         manager = self._auth.auth_manager
-        reply = reply_of(response.status_code, tuple(response.headers.items()))
-        if response.status_code == 403:
+        status = response.status_code
+        if status == 403:
+            reply = reply_of(403, tuple(response.headers.items()), response.content)
             scope = insufficient_scope(reply)
             if scope is not None:
                 manager.report(scope)
             return response
-        reason = rejection(None, response.url, reply) if response.status_code == 401 else None
+        if status != 401:
+            return response
+        reason = rejection(None, response.url, reply_of(401, tuple(response.headers.items())))
         if reason is None:
+            return response
+        # The token is let go whether or not this request can be sent again.
+        replacement = manager.token_rejected(self._token, reason=reason)
+        if replacement is None:
             return response
         request = response.request
         if request.body is not None and not isinstance(request.body, bytes | str):
@@ -101,9 +108,6 @@ class _Replay:
             if body is None or self._position is None:
                 return response  # a generator or a stream that cannot be rewound: no replay
             body.seek(self._position)
-        replacement = manager.token_rejected(self._token, reason=reason)
-        if replacement is None:
-            return response
         _ = response.content  # read it, so its connection can be reused
         response.close()
         again = request.copy()
@@ -112,10 +116,14 @@ class _Replay:
         replayed = response.connection.send(again, **kwargs)
         replayed.history.append(response)
         replayed.request = again
-        if replayed.status_code == 401:
-            once_more = reply_of(401, tuple(replayed.headers.items()))
-            again_reason = rejection(None, replayed.url, once_more)
-            if again_reason is not None:  # never a second replay; the manager cools down
-                with contextlib.suppress(TokenAcquisitionError):
-                    manager.token_rejected(replacement, reason=again_reason)
+        once_more = (
+            rejection(None, replayed.url, reply_of(401, tuple(replayed.headers.items())))
+            if replayed.status_code == 401
+            else None
+        )
+        if once_more is None:
+            manager.token_accepted(replacement)
+        else:  # never a second replay; the manager cools down
+            with contextlib.suppress(TokenAcquisitionError):
+                manager.token_rejected(replacement, reason=once_more)
         return replayed

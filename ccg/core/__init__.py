@@ -62,6 +62,7 @@ from ccg.core._http import (
 from ccg.core._inputs import (
     FlightAbandoned,
     Input,
+    TokenAccepted,
     TokenNeeded,
     TokenProvided,
     TokenProviderRaised,
@@ -168,6 +169,7 @@ __all__ = [
     "RetryScheduled",
     "StaleOutcomeIgnored",
     "StaleRejectionIgnored",
+    "TokenAccepted",
     "TokenAdopted",
     "TokenDropped",
     "TokenExpiredOnArrival",

@@ -18,6 +18,7 @@ from ccg.core._token import OAuthToken
 __all__ = [
     "FlightAbandoned",
     "Input",
+    "TokenAccepted",
     "TokenNeeded",
     "TokenProvided",
     "TokenProviderRaised",
@@ -114,6 +115,16 @@ class TokenRejected(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="to
     """What the endpoint said, e.g. `HTTP 401 invalid_token: token expired`."""
 
 
+class TokenAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_accepted"):
+    """A request replayed with `token` after a 401 was not rejected: the new token works.
+
+    Only a replay reports this (a cache hit steps nothing), so that a later 401 counts as a
+    first rejection again, not as a second in a row."""
+
+    token: OAuthToken
+    """The token the replay carried."""
+
+
 class TokenUpdateNotified(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="token_update_notified"
 ):
@@ -143,6 +154,7 @@ Input = (
     | FlightAbandoned
     | TokenSet
     | TokenRejected
+    | TokenAccepted
     | TokenUpdateNotified
     | TokenUpdateRaised
 )

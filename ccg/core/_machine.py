@@ -114,6 +114,7 @@ from ccg.core._http import Headers
 from ccg.core._inputs import (
     FlightAbandoned,
     Input,
+    TokenAccepted,
     TokenNeeded,
     TokenProvided,
     TokenProviderRaised,
@@ -220,6 +221,12 @@ def step(policy: Policy, state: TokenState, event: Input, now: Now) -> Decision:
             return _set(policy, state, token, now)
         case TokenRejected(token=token, reason=reason):
             return _rejected(policy, state, token, reason, now)
+        case TokenAccepted(token=token):
+            held = state.held
+            if held is None or held.token != token or state.rejected_at == -math.inf:
+                return Decision(state=state)
+            # The replacement works: a later 401 is a first rejection, not a second in a row.
+            return Decision(state=msgspec.structs.replace(state, rejected_at=-math.inf))
         case TokenUpdateNotified(token=token):
             held = state.held
             if held is not None and held.token == token and now.monotonic < held.fresh_until:

@@ -134,8 +134,8 @@ def token_problem(token: object) -> str | None:
     Every token is checked the same way wherever it comes from (a token endpoint, a
     provider, the setter, the constructor): an `OAuthToken` whose fields have their
     declared types (msgspec does not check them on construction), a non-empty
-    header-safe `access_token`, a whole non-negative `expires_in` and a finite
-    `expiry`. The token itself is never quoted.
+    header-safe `access_token`, a whole non-negative `expires_in` (and `refresh_in`) and
+    a finite `expiry`. The token itself is never quoted.
     """
     if not isinstance(token, OAuthToken):
         return f"expected an OAuthToken, got {type(token).__name__}"
@@ -158,11 +158,6 @@ def token_problem(token: object) -> str | None:
             return f"{name} must be whole seconds, got {type(seconds).__name__}"
         if isinstance(seconds, int) and seconds < 0:
             return f"{name} is negative: {seconds}"
-    expires_in = fields["expires_in"]
-    if not _optional(expires_in, int):
-        return f"expires_in must be whole seconds, got {type(expires_in).__name__}"
-    if isinstance(expires_in, int) and expires_in < 0:
-        return f"expires_in is negative: {expires_in}"
     expiry = fields["expiry"]
     if not _optional(expiry, (int, float)):
         return f"expiry must be epoch seconds, got {type(expiry).__name__}"

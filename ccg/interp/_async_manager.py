@@ -48,6 +48,7 @@ from ccg.core import (
     OAuthToken,
     Policy,
     ResiliencePolicy,
+    TokenAccepted,
     TokenRequestSpec,
     TokenSource,
     TokenState,
@@ -262,7 +263,7 @@ class AsyncClientCredentialsAuthManager:
                 try:
                     outcome = self._on_update(work.token)
                     if inspect.isawaitable(outcome):
-                        self._schedule(outcome)
+                        self._settle_callback(outcome)
                 except Exception as exc:  # the flow turns it into the typed error
                     work = flow.throw(exc)
                 else:
@@ -270,19 +271,26 @@ class AsyncClientCredentialsAuthManager:
         except StopIteration:
             return
 
-    def _schedule(self, awaitable: Awaitable[object]) -> None:
-        async def run() -> None:
-            try:
-                await awaitable
-            except Exception:  # nobody awaits it: log, as a background renewal's failure
-                LOGGER.exception("o_auth_on_token_update raised")
+    def _settle_callback(self, awaitable: Awaitable[object]) -> None:
+        """Run an async callback's awaitable from plain code: to its end when no loop runs
+        in this thread (its exception raised here), else as a task (its exception logged)."""
+
+        async def run() -> object:
+            return await awaitable
 
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             asyncio.run(run())
             return
-        task = loop.create_task(run())
+
+        async def logged() -> None:
+            try:
+                await awaitable
+            except Exception:  # nobody awaits it: log it, as a background renewal's failure
+                LOGGER.exception("o_auth_on_token_update raised")
+
+        task = loop.create_task(logged())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -302,6 +310,11 @@ class AsyncClientCredentialsAuthManager:
         """As `ClientCredentialsAuthManager.token_rejected`: the token to replay with once,
         or None (do not replay)."""
         return await self._drive(reacquire(self._cell, token, reason, detach=True))
+
+    def token_accepted(self, token: OAuthToken) -> None:
+        """A request replayed with `token` after a 401 was not rejected: so a later 401 is a
+        first rejection again (a new token and a replay), not a second in a row (a cool-down)."""
+        self._cell.step(TokenAccepted(token=token))
 
     def report(self, *events: Event) -> None:
         """Log `events` and pass them to `on_event`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 import zlib
 from typing import Final
 
@@ -53,7 +54,8 @@ class HttpxAsyncTransport:
 
     Its own client verifies TLS, follows no redirects and ignores proxy environment
     variables (as `Urllib3Transport` does); pass `client` for proxies, mTLS or custom CAs
-    (ccg still never follows a redirect). `aclose()` closes a client it made.
+    (ccg still never follows a redirect). `aclose()` closes a client it made. At most
+    `max_connections` requests are sent at once (also with a client of yours).
     """
 
     def __init__(
@@ -65,6 +67,13 @@ class HttpxAsyncTransport:
         max_connections: int = 100,
     ) -> None:
         self._owned = client is None
+        self._max_in_flight = max_connections
+        # Requests past the pool's size wait here, not in httpcore's pool, whose bookkeeping
+        # grows with the square of its queue (a herd of 1,000 starved the loop). One gate
+        # per event loop: an asyncio.Semaphore belongs to the loop it is first used in.
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
         self._client = client or httpx.AsyncClient(
             verify=True,
             follow_redirects=False,
@@ -78,8 +87,22 @@ class HttpxAsyncTransport:
         )
         self._timeouts: dict[Limits, httpx.Timeout] = {}
 
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self._max_in_flight)
+        return gate
+
     async def send(self, request: HttpRequest, /) -> Result[HttpReply, TransportFailure]:
-        """Send `request` and read the whole reply, within `request.limits` if set."""
+        """Send `request` and read the whole reply, within `request.limits` if set.
+
+        At most `max_connections` requests are in flight at once; the others wait their
+        turn (a token request's total deadline counts from when it is sent)."""
+        async with self._gate():
+            return await self._send(request)
+
+    async def _send(self, request: HttpRequest) -> Result[HttpReply, TransportFailure]:
         limits = request.limits
         headers = list(request.headers)
         if limits is not None and not any(k.lower() == "accept-encoding" for k, _ in headers):

@@ -42,6 +42,7 @@ from ccg.core import (
     OAuthToken,
     Policy,
     ResiliencePolicy,
+    TokenAccepted,
     TokenRequestSpec,
     TokenSource,
     TokenState,
@@ -242,6 +243,11 @@ class ClientCredentialsAuthManager:
         Failing to get a new token raises its typed error.
         """
         return self._drive(reacquire(self._cell, token, reason))
+
+    def token_accepted(self, token: OAuthToken) -> None:
+        """A request replayed with `token` after a 401 was not rejected: so a later 401 is a
+        first rejection again (a new token and a replay), not a second in a row (a cool-down)."""
+        self._cell.step(TokenAccepted(token=token))
 
     def _shared_parts(
         self,

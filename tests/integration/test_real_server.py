@@ -221,6 +221,7 @@ def test_token_without_expires_in_is_never_renewed_proactively(
     server: AuthorizationServer, make_client: ClientFactory
 ) -> None:
     """No expires_in: no expiry. Even ten years on (by the client's clock) it is reused."""
+
     class Clock:
         """The real clocks, plus an offset."""
 

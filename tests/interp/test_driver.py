@@ -212,9 +212,7 @@ def test_a_cancelled_owner_task_does_not_strand_the_other_tasks() -> None:
         others = [asyncio.create_task(shell.run(acquire(shell.cell))) for _ in range(5)]
         await asyncio.sleep(0.01)
         owner.cancel()
-        results: list[object] = [
-            *await asyncio.gather(owner, *others, return_exceptions=True)
-        ]
+        results: list[object] = [*await asyncio.gather(owner, *others, return_exceptions=True)]
         return results, shell.requests
 
     results, requests = asyncio.run(main())

@@ -131,7 +131,11 @@ def test_malformed_reply_and_transport_failure_are_typed() -> None:
         [
             json_reply(200, {"token": "nope"}),
             # A timeout is retried: max_attempts (3) of them before the call fails.
-            *[TransportFailure(kind=TransportFailureKind.TIMEOUT, reason="ConnectTimeoutError: boom")]
+            *[
+                TransportFailure(
+                    kind=TransportFailureKind.TIMEOUT, reason="ConnectTimeoutError: boom"
+                )
+            ]
             * 3,
         ]
     )
