@@ -73,7 +73,7 @@ def test_a_provider_token_that_fails_the_checks_is_a_typed_error_and_nothing_is_
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
             o_auth_client_id="i",
             o_auth_client_secret="s",
-            o_auth_token_provider=lambda last, manager: bad,  # type: ignore[arg-type,return-value]  # pyright: ignore[reportArgumentType]
+            o_auth_token_provider=lambda last, manager: bad,  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
         ),
         token_url="https://as.example/token",
         transport=transport,
