@@ -78,6 +78,7 @@ from ccg.core import (
     ProviderReturnedNone,
     RejectedByApi,
     ResiliencePolicy,
+    TokenAccepted,
     TokenExpiredOnArrival,
     TokenFailure,
     TokenNeeded,
@@ -1073,6 +1074,10 @@ def _token_rejected(token: OAuthToken, reason: str) -> Input:
     return TokenRejected(token=token, reason=reason)
 
 
+def _token_accepted(token: OAuthToken) -> Input:
+    return TokenAccepted(token=token)
+
+
 @_cached
 def _attempts() -> st.SearchStrategy[int]:
     return st.sampled_from([0, 0, 1, 2, 3]) | st.integers(0, 10)
@@ -1090,6 +1095,7 @@ def inputs() -> st.SearchStrategy[Input]:
         st.builds(_token_needed, st.none() | _small_flight_ids(), _attempts(), _since()),
         outcome_inputs(),
         st.builds(_token_rejected, tokens(), _reasons()),
+        st.builds(_token_accepted, tokens()),
         st.builds(_token_set, _provided_objects()),
         st.builds(_token_update_notified, tokens() | malformed_tokens()),
         st.builds(_token_update_raised, tokens(), _reasons()),
@@ -1107,6 +1113,7 @@ def inputs_about(token: OAuthToken, flight: int | None = None) -> st.SearchStrat
         st.just(TokenUpdateNotified(token=token)),
         st.builds(_token_update_raised, st.just(token), _reasons()),
         st.builds(_token_rejected, st.just(token), _reasons()),
+        st.just(TokenAccepted(token=token)),
     )
 
 

@@ -65,6 +65,7 @@ from ccg.core import (
     ResiliencePolicy,
     RetryScheduled,
     StaleRejectionIgnored,
+    TokenAccepted,
     TokenExpiredOnArrival,
     TokenFailure,
     TokenInvalidated,
@@ -1045,3 +1046,39 @@ def test_a_wall_clock_jump_during_a_backoff_does_not_move_the_retry(jump: float)
     assert producing(loop.need()) == []
     loop.at(M0 + 10)
     assert [e.flight for e in producing(loop.need())] == [2]
+
+
+# -- a replay that worked ------------------------------------------------------------------
+
+
+def test_a_replay_that_worked_makes_the_next_401_a_first_rejection_again() -> None:
+    loop = Loop(policy())
+    t1 = loop.fetched("t1", token_type="Bearer", expires_in=3600)
+    loop.at(M0 + 1)
+    settled = loop.reply(loop.step(TokenRejected(token=t1, reason="HTTP 401")), token_reply("t2"))
+    assert isinstance(settled.answer, UseToken)
+    t2 = settled.answer.token
+    accepted = loop.step(TokenAccepted(token=t2))
+    assert accepted.state.rejected_at == -math.inf
+    assert accepted.answer is None
+    assert accepted.work == accepted.events == ()
+    loop.at(M0 + 5)  # well within the cool-down of the first rejection
+    again = loop.step(TokenRejected(token=t2, reason="HTTP 401"))
+    assert not any(isinstance(event, CoolDownStarted) for event in again.events)
+    assert [e.flight for e in producing(again)] == [3]
+
+
+def test_a_replay_that_worked_with_another_token_changes_nothing() -> None:
+    loop = Loop(policy())
+    t1 = loop.fetched("t1", token_type="Bearer", expires_in=3600)
+    loop.at(M0 + 1)
+    rejected = loop.step(TokenRejected(token=t1, reason="HTTP 401"))
+    loop.reply(rejected, token_reply("t2"))
+    before = loop.state
+    stale = loop.step(TokenAccepted(token=t1))  # t1 is no longer held
+    assert stale.state is before
+    assert stale.answer is None
+    fresh = Loop(policy())
+    t0 = fresh.fetched("t0", token_type="Bearer", expires_in=3600)
+    untouched = fresh.state
+    assert fresh.step(TokenAccepted(token=t0)).state is untouched  # nothing was rejected
