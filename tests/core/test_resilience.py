@@ -1061,7 +1061,8 @@ def test_a_replay_that_worked_makes_the_next_401_a_first_rejection_again() -> No
     accepted = loop.step(TokenAccepted(token=t2))
     assert accepted.state.rejected_at == -math.inf
     assert accepted.answer is None
-    assert accepted.work == accepted.events == ()
+    assert accepted.work == ()
+    assert accepted.events == ()
     loop.at(M0 + 5)  # well within the cool-down of the first rejection
     again = loop.step(TokenRejected(token=t2, reason="HTTP 401"))
     assert not any(isinstance(event, CoolDownStarted) for event in again.events)
