@@ -524,7 +524,8 @@ def _set(policy: Policy, state: TokenState, token: object, now: Now) -> Decision
     if policy.notify_updates and held.token != current_token(state):
         work.append(NotifyTokenUpdate(token=held.token))
     return Decision(
-        state=msgspec.structs.replace(state, held=held, flight=flight, failure=None),
+        # A token by hand is a token: the failures in a row before it are forgotten.
+        state=msgspec.structs.replace(state, held=held, flight=flight, failure=None, streak=0),
         work=tuple(work),
         events=tuple(events),
     )

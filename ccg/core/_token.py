@@ -75,6 +75,8 @@ class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             ("scope", self.scope),
             ("expiry", self.expiry),
         ]
+        if self.refresh_in is not None:
+            shown.append(("refresh_in", self.refresh_in))
         if self.refresh_token is not None:
             shown.append(("refresh_token", "***"))
         return shown
@@ -100,7 +102,7 @@ def effective_skew(token: OAuthToken, clock_skew: float) -> float:
     The cap keeps a short-lived token (say `expires_in=30` with a 60 s skew) usable
     for half its life instead of re-fetching it on every call.
     """
-    if token.expires_in is None:
+    if not token.expires_in:  # none, or 0: no lifetime known, as everywhere else
         return clock_skew
     return min(clock_skew, clamped_lifetime(token.expires_in) / 2)
 

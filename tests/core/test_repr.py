@@ -68,6 +68,14 @@ def test_token_repr_masks_a_refresh_token() -> None:
     )
 
 
+def test_token_repr_shows_refresh_in_when_the_server_sent_it() -> None:
+    token = OAuthToken(access_token="AT-S3CR3T", expires_in=3600, refresh_in=1800)
+    assert repr(token) == (
+        "OAuthToken(access_token='***', token_type='Bearer', expires_in=3600, "
+        "scope=None, expiry=None, refresh_in=1800)"
+    )
+
+
 def test_token_rich_repr_shows_every_field_with_both_tokens_masked() -> None:
     assert BARE.__rich_repr__() == [
         ("access_token", "***"),

@@ -1,5 +1,6 @@
-"""Single flight: however callers, outcomes, setters and the clocks interleave, at most one
-flight is ever in progress, flight ids only grow, and late outcomes change nothing.
+"""Single flight: however callers, outcomes, setters, rejections and the clocks interleave,
+at most one flight is ever in progress, flight ids only grow, late outcomes change
+nothing, and no flight starts while a backoff, cool-down or open breaker holds it back.
 
 The model shell (`_shell.py`) answers effects in random order, long after their flight
 was given up (deadline passed) or superseded (a usable token was set), replays outcomes
@@ -14,7 +15,10 @@ from __future__ import annotations
 from hypothesis import given
 
 from ccg.core import (
+    AwaitFlight,
+    AwaitRetry,
     CallTokenProvider,
+    Fail,
     FetchToken,
     FlightSettled,
     FlightSuperseded,
@@ -22,7 +26,9 @@ from ccg.core import (
     Policy,
     ReleaseWaiters,
     TokenNeeded,
+    TokenRejected,
     TokenSet,
+    UseToken,
 )
 from tests.core._invariants import OUTCOMES, flight_of
 from tests.core._shell import Action, Shell, plans, shell_policies
@@ -35,16 +41,19 @@ def test_at_most_one_flight_under_any_interleaving(policy: Policy, plan: list[Ac
     live: set[int] = set()
     started: list[int] = []
     unanswered: list[int] = []  # flights whose FetchToken / CallTokenProvider has no outcome yet
-    for before, event, _now, decision in shell.trace:
+    for before, event, now, decision in shell.trace:
         answered = flight_of(event)
         if answered in unanswered:
             unanswered.remove(answered)
         for effect in decision.work:
             match effect:
                 case FetchToken(flight=flight) | CallTokenProvider(flight=flight):
-                    # Only a caller starts a flight, and only when none is live.
-                    assert isinstance(event, TokenNeeded)
+                    # Only a caller starts a flight, and only when none is live and nothing
+                    # holds it back (the failure recorded by this very step included).
+                    assert isinstance(event, TokenNeeded | TokenRejected)
                     assert live == set(), f"flight {flight} started while {live} in progress"
+                    record = decision.state.failure
+                    assert record is None or now.monotonic >= record.retry_at
                     assert flight == len(started) + 1, "flight ids are 1, 2, 3, ... in order"
                     started.append(flight)
                     unanswered.append(flight)
@@ -68,7 +77,7 @@ def test_at_most_one_flight_under_any_interleaving(policy: Policy, plan: list[Ac
                 case _ if isinstance(event, OUTCOMES):
                     assert flight_of(event) == end.flight
                     assert isinstance(end, FlightSettled)
-                case TokenNeeded():
+                case TokenNeeded() | TokenRejected():
                     assert isinstance(end, FlightSettled)
                     assert isinstance(end.failure, FlightTimedOut)
                 case TokenSet():
@@ -84,3 +93,25 @@ def test_at_most_one_flight_under_any_interleaving(policy: Policy, plan: list[Ac
     assert unanswered == [
         e.flight for e in shell.outstanding if isinstance(e, FetchToken | CallTokenProvider)
     ]
+
+
+@given(policy=shell_policies(), plan=plans())
+def test_every_call_ends_within_its_call_timeout(policy: Policy, plan: list[Action]) -> None:
+    """A call asking by the driver's protocol is only told to wait for something still
+    ahead, and ends, with a token or a failure, by its `call_timeout`: after the plan the
+    token server fails (transiently) from then on, time passes a second at a time, and
+    every waiting call asks again each second; each ends no later than the first time it
+    asks at or after its deadline (or at once, if that is already past)."""
+    shell = Shell(policy)
+    shell.run(plan)
+    drained_from = shell.now.monotonic
+    ended_before = len(shell.finished)
+    timeout = policy.resilience.call_timeout
+    shell.drain(rounds=int(timeout) + 2, seconds=1.0)
+    assert shell.waiters == []
+    for _before, _event, now, decision in shell.trace:
+        if isinstance(decision.answer, AwaitFlight | AwaitRetry):
+            assert decision.answer.until > now.monotonic
+    for answer, call, at in shell.finished[ended_before:]:
+        assert isinstance(answer, UseToken | Fail)
+        assert at <= max(call.since + timeout, drained_from) + 1.0

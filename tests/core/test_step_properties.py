@@ -18,6 +18,7 @@ from ccg.core import (
     Decision,
     ErrorResponse,
     Fail,
+    FailureRecord,
     Flight,
     Held,
     HttpReply,
@@ -28,6 +29,7 @@ from ccg.core import (
     OAuthToken,
     Policy,
     StaleOutcomeIgnored,
+    TokenAccepted,
     TokenExpiredOnArrival,
     TokenOrigin,
     TokenProvided,
@@ -50,6 +52,7 @@ from ccg.testing.strategies import (
     policies,
     states,
     step_cases,
+    tokens,
 )
 from tests.core._invariants import OUTCOMES, PRODUCING, check_step
 
@@ -111,10 +114,13 @@ def test_a_hostile_reply_fails_the_flight_it_answers(
     decision = step(policy, state, event, now)
     check_step(policy, state, event, now, decision)
     assert decision.state.flight is None
-    if isinstance(decision.answer, Fail):
+    record = decision.state.failure
+    if record is not None:
+        # The caller that ran it is not answered: it asks again and learns of the failure.
         wire = ErrorResponse | MalformedResponse | TokenExpiredOnArrival
-        assert isinstance(decision.answer.failure, wire)
+        assert isinstance(record.failure, wire)
         assert decision.state.held == held
+        assert decision.answer is None
 
 
 @given(policy=policies(), state=states(), token=hostile_tokens(), now=nows(), data=st.data())
@@ -133,8 +139,13 @@ def test_a_hostile_token_is_refused_from_every_origin(
         event = TokenProvided(flight=state.flight.id, token=token)
         decision = step(policy, state, event, now)
         check_step(policy, state, event, now, decision)
+        # The application's own provider failed: recorded, neither retried nor cooled down.
         failure = InvalidToken(origin=TokenOrigin.PROVIDER, reason=problem)
-        assert decision.answer == Fail(failure=failure, flight=state.flight.id)
+        m = now.monotonic
+        assert decision.answer is None
+        assert decision.state.failure == FailureRecord(
+            flight=state.flight.id, failure=failure, at=m, retry_at=m
+        )
     # A malformed token announced back is not the held one, so it is never used. (Equal by
     # value is possible in theory: `expires_in=True == 1`; then it would be the held one.)
     notified = data.draw(malformed_tokens(), label="notified")
@@ -143,24 +154,28 @@ def test_a_hostile_token_is_refused_from_every_origin(
         assert step(policy, state, event_notified, now) == Decision(state=state)
 
 
-@given(
-    policy=policies(),
-    held=st.builds(
-        Held,
-        token=st.builds(
-            OAuthToken,
-            access_token=st.just("t1"),
-            expires_in=st.none() | st.integers(0, 7200),
-            expiry=st.floats(1e9, 2e9),
-        ),
-        expires_at=st.floats(0, 1e6),
-    ),
-    now=nows(),
-)
-def test_the_held_token_again_is_never_announced(policy: Policy, held: Held, now: Now) -> None:
+@given(policy=policies(), held=held_tokens(), now=nows())
+def test_the_held_token_again_is_never_announced_and_keeps_its_place(
+    policy: Policy, held: Held, now: Now
+) -> None:
     """Setting the very token already held (same value, `expiry` included) is no update:
-    nothing is announced, whatever the policy."""
+    nothing is announced, whatever the policy, and it keeps its instants (placed anew
+    from its wall-clock `expiry`, a wall clock moved meanwhile would move them)."""
     state = TokenState(held=held)
     decision = step(policy, state, TokenSet(token=held.token), now)
     check_step(policy, state, TokenSet(token=held.token), now, decision)
     assert decision.work == ()
+    assert decision.state.held == held
+
+
+@given(policy=policies(), state=states(), other=tokens(), now=nows(), held=st.booleans())
+def test_a_replay_that_went_through_forgets_only_the_rejection(
+    policy: Policy, state: TokenState, other: OAuthToken, now: Now, held: bool
+) -> None:
+    """`TokenAccepted` for the held token (or any other) keeps every promise: only
+    `rejected_at` may change, and only for the held token."""
+    token = state.held.token if held and state.held is not None else other
+    event = TokenAccepted(token=token)
+    decision = step(policy, state, event, now)
+    check_step(policy, state, event, now, decision)
+    assert decision.state.held == state.held

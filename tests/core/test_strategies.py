@@ -22,6 +22,7 @@ from ccg.core import (
     FetchToken,
     Flight,
     FlightAbandoned,
+    Held,
     HttpRequest,
     Input,
     NotifyTokenUpdate,
@@ -30,6 +31,7 @@ from ccg.core import (
     Policy,
     ProviderReturnedNone,
     ReleaseWaiters,
+    TokenNeeded,
     TokenProvided,
     TokenProviderRaised,
     TokenReplyReceived,
@@ -44,6 +46,7 @@ from ccg.testing.strategies import (
     answers,
     clock_schedules,
     flight_ids,
+    held_tokens,
     malformed_tokens,
     now_schedules,
     states,
@@ -58,7 +61,7 @@ REQUEST: Final = HttpRequest(method="POST", url="https://as.example/token")
 TOKEN: Final = OAuthToken(access_token="t1", expires_in=60)
 FLYING_5: Final = TokenState(
     flight=Flight(id=5, source=TokenSource.ENDPOINT, started=0.0, deadline=32.0),
-    failure=FailureRecord(flight=4, failure=ProviderReturnedNone(), at=0.0),
+    failure=FailureRecord(flight=4, failure=ProviderReturnedNone(), at=0.0, retry_at=0.0),
     flights=5,
 )
 
@@ -76,16 +79,29 @@ def test_malformed_tokens_are_oauth_tokens(token: OAuthToken) -> None:
 
 
 @CHECK
+@given(held=held_tokens())
+def test_held_tokens_keep_their_instants_in_order(held: Held) -> None:
+    assert token_problem(held.token) is None
+    assert held.refresh_at <= held.fresh_until <= held.expires_at
+
+
+@CHECK
 @given(state=states())
 def test_states_are_states_the_machine_can_be_in(state: TokenState) -> None:
-    """The current flight is the latest started; a failure is the last finished flight's."""
+    """The current flight is the latest started; a failure is the last finished flight's
+    (or a rejection's, with no flight), retried no sooner than it happened; the streak is
+    not negative."""
     if state.held is not None:
         assert token_problem(state.held.token) is None
+        assert state.held.refresh_at <= state.held.fresh_until <= state.held.expires_at
     if state.flight is not None:
         assert state.flight.id == state.flights
         assert state.flight.deadline >= state.flight.started
     if state.failure is not None:
-        assert state.failure.flight == state.flights - (state.flight is not None) >= 1
+        if state.failure.flight is not None:
+            assert state.failure.flight == state.flights - (state.flight is not None) >= 1
+        assert state.failure.retry_at >= state.failure.at
+    assert state.streak >= 0
 
 
 def test_flight_ids_reach_every_category() -> None:
@@ -103,19 +119,48 @@ def test_states_reach_every_shape() -> None:
     def complete(state: TokenState) -> bool:
         return None not in (state.held, state.flight, state.failure)
 
+    def windowed(state: TokenState) -> bool:
+        held = state.held
+        return held is not None and held.refresh_at < held.fresh_until < held.expires_at
+
     find(states(), complete, settings=SEARCH)
+    find(states(), windowed, settings=SEARCH)
     find(states(), lambda s: s == TokenState(), settings=SEARCH)
     find(states(), lambda s: s.flights > 2**32, settings=SEARCH)
+    find(states(), lambda s: s.failure is not None and s.failure.flight is None, settings=SEARCH)
+    find(states(), lambda s: s.streak >= 5 and s.rejected_at > -math.inf, settings=SEARCH)
 
 
 def test_step_cases_land_on_boundaries() -> None:
-    """Half the time `now` is a boundary of the state: here, exactly a flight's deadline."""
+    """Half the time `now` is a boundary of the state: exactly a flight's deadline, a held
+    token's refresh instant or `fresh_until`, the end of a backoff, a call's deadline."""
 
     def on_deadline(case: tuple[Policy, TokenState, Input, Now]) -> bool:
         flight = case[1].flight
         return flight is not None and case[3].monotonic == flight.deadline
 
-    find(step_cases(), on_deadline, settings=SEARCH)
+    def on_refresh(case: tuple[Policy, TokenState, Input, Now]) -> bool:
+        held = case[1].held
+        return held is not None and case[3].monotonic == held.refresh_at < held.fresh_until
+
+    def on_fresh_until(case: tuple[Policy, TokenState, Input, Now]) -> bool:
+        held = case[1].held
+        return held is not None and case[3].monotonic == held.fresh_until < math.inf
+
+    def on_retry(case: tuple[Policy, TokenState, Input, Now]) -> bool:
+        record = case[1].failure
+        return record is not None and case[3].monotonic == record.retry_at > record.at
+
+    def on_call_deadline(case: tuple[Policy, TokenState, Input, Now]) -> bool:
+        policy, _, event, now = case
+        return (
+            isinstance(event, TokenNeeded)
+            and event.since is not None
+            and now.monotonic == event.since + policy.resilience.call_timeout
+        )
+
+    for boundary in (on_deadline, on_refresh, on_fresh_until, on_retry, on_call_deadline):
+        find(step_cases(), boundary, settings=SEARCH)
 
 
 @CHECK

@@ -22,10 +22,12 @@ from ccg.core import (
     Now,
     OAuthToken,
     Policy,
+    ResiliencePolicy,
     TokenOrigin,
     TokenRequestSpec,
     TokenSet,
     TokenState,
+    accept_token,
     effective_skew,
     header_problem,
     initial_state,
@@ -37,11 +39,11 @@ from ccg.core._token import clamped_lifetime
 from ccg.testing.strategies import (
     clock_skews,
     hostile_tokens,
-    monotonic_times,
+    nows,
     tokens,
     unsafe_access_tokens,
 )
-from tests.core._invariants import expected_skew
+from tests.core._invariants import expected_skew, known_lifetime
 
 T0: Final = 1_700_000_000.0
 FULL: Final = OAuthToken(
@@ -86,7 +88,7 @@ def test_defaults() -> None:
         None,
         None,
     )
-    assert token.refresh_token is None
+    assert (token.refresh_token, token.refresh_in) == (None, None)
 
 
 def test_to_dictionary_drops_none_fields() -> None:
@@ -102,6 +104,11 @@ def test_to_dictionary_drops_none_fields() -> None:
         "scope": "read write",
         "expiry": T0 + 3600,
         "refresh_token": "RT-S3CR3T",
+    }
+    assert OAuthToken(access_token="t", refresh_in=1800).to_dictionary() == {
+        "access_token": "t",
+        "token_type": "Bearer",
+        "refresh_in": 1800,
     }
 
 
@@ -137,8 +144,20 @@ def test_from_dictionary_rejects_malformed(dictionary: dict[str, object]) -> Non
         OAuthToken(access_token="t", expires_in=10**400),
         OAuthToken(access_token="t", expiry=-1e300),
         OAuthToken(access_token="t", token_type=""),
+        OAuthToken(access_token="t", expires_in=3600, refresh_in=0),
+        OAuthToken(access_token="t", refresh_in=10**400),
     ],
-    ids=["minimal", "full", "edge characters", "zeros", "huge lifetime", "ancient", "no type"],
+    ids=[
+        "minimal",
+        "full",
+        "edge characters",
+        "zeros",
+        "huge lifetime",
+        "ancient",
+        "no type",
+        "refresh at once",
+        "huge refresh_in",
+    ],
 )
 def test_a_sound_token_has_no_problem(token: OAuthToken) -> None:
     assert token_problem(token) is None
@@ -182,6 +201,10 @@ def test_a_sound_token_has_no_problem(token: OAuthToken) -> None:
         (forced(expires_in=3600.0), "expires_in must be whole seconds, got float"),
         (forced(expires_in="3600"), "expires_in must be whole seconds, got str"),
         (forced(expires_in=-1), "expires_in is negative: -1"),
+        (forced(refresh_in=True), "refresh_in must be whole seconds, got bool"),
+        (forced(refresh_in=1800.0), "refresh_in must be whole seconds, got float"),
+        (forced(refresh_in="1800"), "refresh_in must be whole seconds, got str"),
+        (forced(refresh_in=-1), "refresh_in is negative: -1"),
         (forced(expiry=True), "expiry must be epoch seconds, got bool"),
         (forced(expiry="1700000000"), "expiry must be epoch seconds, got str"),
         (forced(expiry=math.nan), "expiry must be a finite number, got nan"),
@@ -209,7 +232,7 @@ def test_an_int_expiry_beyond_the_range_of_a_float_is_a_problem_not_a_crash(expi
     )
     refused = InvalidToken(origin=TokenOrigin.SETTER, reason=problem)
     assert step(policy, TokenState(), TokenSet(token=token), now).answer == Fail(failure=refused)
-    assert initial_state(token, now) == Failure(
+    assert initial_state(policy, token, now) == Failure(
         InvalidToken(origin=TokenOrigin.INITIAL, reason=problem)
     )
 
@@ -298,7 +321,7 @@ def test_clamped_lifetime(expires_in: int, lifetime: int) -> None:
         (119, 60.0, 59.5),
         (30, 60.0, 15.0),
         (1, 60.0, 0.5),
-        (0, 60.0, 0.0),
+        (0, 60.0, 60.0),  # 0 says no lifetime: the whole skew, as when the token is placed
         (3600, 0.0, 0.0),
         (10**400, 600.0, 600.0),
         (None, 60.0, 60.0),
@@ -310,22 +333,49 @@ def test_effective_skew_is_capped_at_half_the_lifetime(
 ) -> None:
     token = OAuthToken(access_token="t", expires_in=expires_in)
     assert effective_skew(token, clock_skew) == skew
-    assert usable_until(Held(token=token, expires_at=1_000.0), clock_skew) == 1_000.0 - skew
 
 
-def test_usable_until_of_nothing_and_of_a_token_that_never_expires() -> None:
-    assert usable_until(None, 60.0) == -math.inf
-    forever = Held(token=OAuthToken(access_token="t"), expires_at=math.inf)
-    assert usable_until(forever, 600.0) == math.inf
+def test_usable_until_is_the_held_tokens_fresh_until() -> None:
+    assert usable_until(None) == -math.inf
+    token = OAuthToken(access_token="t", expires_in=3600)
+    held = Held(token=token, expires_at=1_000.0, fresh_until=940.0, refresh_at=55.0)
+    assert usable_until(held) == 940.0
+    forever = Held(
+        token=OAuthToken(access_token="t"),
+        expires_at=math.inf,
+        fresh_until=math.inf,
+        refresh_at=math.inf,
+    )
+    assert usable_until(forever) == math.inf
 
 
-@given(token=tokens(), skews=st.lists(clock_skews(), min_size=2, max_size=2), at=monotonic_times())
-def test_the_skew_rule(token: OAuthToken, skews: list[float], at: float) -> None:
-    """The skew is within [0, clock_skew], agrees with the rule written out by hand, and
-    grows with the clock skew, so a larger skew never makes a token usable for longer."""
+@given(
+    token=tokens(),
+    skews=st.lists(clock_skews(), min_size=2, max_size=2),
+    now=nows(),
+    ratio=st.floats(0, 0.99),
+)
+def test_the_skew_rule(token: OAuthToken, skews: list[float], now: Now, ratio: float) -> None:
+    """The skew is within [0, clock_skew] and agrees with the rule written out by hand; a
+    token held is used until its expiry less that skew, and a larger skew never makes it
+    usable for longer; its refresh window opens no later than that."""
     small, large = sorted(skews)
     for skew in skews:
         assert 0 <= effective_skew(token, skew) <= skew
-        assert effective_skew(token, skew) == expected_skew(token, skew)
-    held = Held(token=token, expires_at=at)
-    assert usable_until(held, large) <= usable_until(held, small) <= at
+        if token.expires_in != 0:  # 0 says nothing: no cap (and the default lifetime's)
+            assert effective_skew(token, skew) == expected_skew(known_lifetime(token), skew)
+    spec = TokenRequestSpec(token_url="https://as.example/token", client_id="i", client_secret="s")
+    resilience = ResiliencePolicy(refresh_ratio=ratio)
+    held = {
+        skew: accept_token(
+            Policy(request=spec, clock_skew=skew, resilience=resilience),
+            token,
+            TokenOrigin.SETTER,
+            now,
+        ).unwrap()
+        for skew in (small, large)
+    }
+    assert held[large].expires_at == held[small].expires_at
+    assert usable_until(held[large]) <= usable_until(held[small]) <= held[small].expires_at
+    for one in held.values():
+        assert one.refresh_at <= one.fresh_until

@@ -462,6 +462,38 @@ def test_expires_in_rejected(expires_in: bytes, reason: str) -> None:
     assert decode(200, body) == malformed(200, reason)
 
 
+@pytest.mark.parametrize(
+    ("refresh_in", "expected"),
+    [
+        (b"1800", 1800),
+        (b'"1800"', 1800),
+        (b"1800.7", 1800),
+        (b"0", 0),
+        (b"null", None),
+        (b'"soon"', None),
+        (b"-5", None),
+        (b"315360001", None),
+    ],
+    ids=["int", "digits", "float", "zero", "null", "junk", "negative", "absurd"],
+)
+def test_refresh_in_is_advice_kept_when_usable_and_dropped_when_not(
+    refresh_in: bytes, expected: int | None
+) -> None:
+    """Azure AD's `refresh_in`: a bad one is ignored (the token is still good), never fatal."""
+    body = b'{"access_token":"t","expires_in":3600,"refresh_in":' + refresh_in + b"}"
+    assert decode(200, body) == Success(
+        OAuthToken(access_token="t", expires_in=3600, refresh_in=expected)
+    )
+
+
+@pytest.mark.parametrize("refresh_in", [b"true", b"[1800]", b"{}"])
+def test_refresh_in_of_the_wrong_json_type_is_not_a_token(refresh_in: bytes) -> None:
+    body = b'{"access_token":"t","expires_in":3600,"refresh_in":' + refresh_in + b"}"
+    failure = decode(200, body).failure()
+    assert isinstance(failure, MalformedResponse)
+    assert failure.reason.startswith("not a token: ")
+
+
 @pytest.mark.parametrize("expires_in", [b"true", b"[3600]", b"{}", b"1e400"])
 def test_expires_in_of_the_wrong_json_type_is_rejected(expires_in: bytes) -> None:
     body = b'{"access_token":"t","expires_in":' + expires_in + b"}"
@@ -950,9 +982,14 @@ def test_basic_credentials_are_percent_encoded_exactly_like_quote(
 def test_every_field_the_server_sent_is_kept() -> None:
     body = (
         b'{"access_token":"t","token_type":"bearer","expires_in":60,'
-        b'"scope":"read","refresh_token":"r1"}'
+        b'"scope":"read","refresh_token":"r1","refresh_in":30}'
     )
     decoded = decode_token_reply(HttpReply(status=200, body=body))
     assert decoded.unwrap() == OAuthToken(
-        access_token="t", token_type="bearer", expires_in=60, scope="read", refresh_token="r1"
+        access_token="t",
+        token_type="bearer",
+        expires_in=60,
+        scope="read",
+        refresh_token="r1",
+        refresh_in=30,
     )
