@@ -48,6 +48,7 @@ __all__ = [
     "BenchClient",
     "ClientKind",
     "available",
+    "available_modules",
     "ccg_token_request",
     "insecure_loopback_env",
     "load",
@@ -106,12 +107,17 @@ def load(name: str) -> ModuleType:
         return importlib.import_module(name)
 
 
-def available(kind: ClientKind) -> bool:
-    """True when every module the kind needs is installed."""
+def available_modules(modules: tuple[str, ...]) -> bool:
+    """True when every one of `modules` is installed."""
     try:
-        return all(importlib.util.find_spec(m) is not None for m in kind.modules)
+        return all(importlib.util.find_spec(m) is not None for m in modules)
     except (ImportError, ValueError):
         return False
+
+
+def available(kind: ClientKind) -> bool:
+    """True when every module the kind needs is installed."""
+    return available_modules(kind.modules)
 
 
 def versions(kinds: tuple[ClientKind, ...]) -> list[tuple[str, str]]:

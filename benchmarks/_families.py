@@ -103,6 +103,17 @@ class Settings:
     ccg runs `renewal_repeats` / `storm_repeats` times (its targets are medians)."""
     storm_peers: bool = True
     """False: the storm family runs ccg and the hand-written floor only (the smoke run)."""
+    # The asyncio and adapter families (benchmarks/_async_families.py); their auth steps
+    # use `auth_rounds` and `auth_seconds_per_timing` above.
+    async_steady_rounds: int = 31
+    async_steady_requests: int = 48
+    """Requests per timed batch, split evenly over the batch's tasks."""
+    async_steady_warmup: int = 30
+    async_concurrency: tuple[int, ...] = (1, 16)
+    async_herd_tasks: int = 1000
+    async_herd_repeats: int = 1
+    """One herd per client: a 1000-task herd takes seconds (httpx's connection pool), and
+    Authlib's, one token request per task, half a minute on 2 cores."""
 
     @property
     def renewal_steady_before_s(self) -> float:
@@ -124,7 +135,7 @@ def rotated(items: Sequence[str], shift: int) -> list[str]:
     return [*items[shift:], *items[:shift]]
 
 
-def _round_order(
+def round_order(
     keys: Sequence[str], round_no: int, groups: Sequence[Sequence[str]] = ()
 ) -> list[str]:
     """The turns in one round: rotating, with each group's members back to back.
@@ -145,7 +156,7 @@ def _round_order(
 
 
 @contextmanager
-def _gc_off() -> Generator[None, None, None]:
+def gc_off() -> Generator[None, None, None]:
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -177,7 +188,7 @@ def _close_all(clients: dict[str, BenchClient]) -> None:
 def _time_calls(call: Callable[[], int], count: int) -> tuple[float, float, int]:
     """(wall µs per call, this process's CPU µs per call, calls that did not return 200)."""
     bad = 0
-    with _gc_off():
+    with gc_off():
         start = time.perf_counter()
         cpu_start = time.process_time()
         for _ in range(count):
@@ -204,7 +215,7 @@ def steady_state(server: Server, kinds: Sequence[ClientKind], s: Settings) -> Fa
             for _ in range(s.steady_warmup):  # token fetched, connection open, code warm
                 clients[key].call()
         for round_no in range(s.steady_rounds):
-            for key in _round_order(keys, round_no, [(RAW.key, CCG.key, RAW_POOL.key)]):
+            for key in round_order(keys, round_no, [(RAW.key, CCG.key, RAW_POOL.key)]):
                 # A new connection each round, so no client keeps a lucky (or unlucky)
                 # nginx worker for the whole run; opened by an untimed call.
                 clients[key].reconnect()
@@ -418,7 +429,7 @@ class _Herd:
     failure_reasons: tuple[str, ...] = ()
 
 
-def _settled_count(server: Server, before: int) -> int:
+def settled_count(server: Server, before: int) -> int:
     """Token requests since `before`, once the access log stops growing."""
     last = -1
     count = server.token_requests()
@@ -460,7 +471,7 @@ def _run_herd(server: Server, call: Callable[[], int], threads: int) -> _Herd:
     return _Herd(
         wall_s=max(ends) - min(starts),
         failures=len(reasons),
-        token_requests=_settled_count(server, before),
+        token_requests=settled_count(server, before),
         discards=discards.count,
         failure_reasons=reasons,
     )
@@ -712,8 +723,8 @@ def cold_fetch(server: Server, kinds: Sequence[ClientKind], s: Settings) -> Fami
                 samplers[key]()
         groups = [("W", "ccg-first", "ccg-fetch", HAND_WRITTEN.key), ("C", "ccg-cold")]
         for round_no in range(s.cold_rounds):
-            for key in _round_order(keys, round_no, groups):
-                with _gc_off():
+            for key in round_order(keys, round_no, groups):
+                with gc_off():
                     per_fetch = [samplers[key]() for _ in range(s.cold_fetches)]
                 samples[key].append(statistics.median(per_fetch))
     finally:

@@ -4,11 +4,12 @@ Every family once, with tiny repeat counts, against the Python fallback server o
 (nginx is not needed); peers that are not installed are skipped, and installed ones are
 left out of the subprocess families (import time, memory), and the herd has 8 threads;
 the resilience families run shortened (a 0.3 s slow token server, a 3 s soak, a 0.5 s
-storm of ccg and the hand-written floor only). It checks that the harness works (every
-client got 200s with its token, every table has its rows, ccg's herds made exactly one
-token request each, ccg renewed with one token request and no failed call, soaked without
-a failed call or a 401, and sent at most 10 token requests in the storm), not how fast
-anything is.
+storm of ccg and the hand-written floor only), and the async families with 1 and 4 tasks
+and a herd of 50. It checks that the harness works (every client got 200s with its token,
+every table has its rows, ccg's herds, threads and tasks, fresh and expired, made exactly
+one token request each, ccg renewed with one token request and no failed call, soaked
+without a failed call or a 401, and sent at most 10 token requests in the storm), not how
+fast anything is.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ SMOKE: Final = Settings(
     storm_repeats=1,
     storm_recovery_s=0.5,
     storm_peers=False,
+    async_steady_rounds=1,
+    async_steady_requests=4,
+    async_steady_warmup=2,
+    async_concurrency=(1, 4),
+    async_herd_tasks=50,
+    async_herd_repeats=1,
 )
 
 
@@ -73,6 +80,35 @@ def _resilience_problems(report: Report) -> list[str]:
     storm = _ccg_cells(report, "storm", "token reqs in storm")
     if storm is None or not all(int(n) <= 10 for n in storm[0].split("-")):
         problems.append(f"ccg storm: token requests = {storm}")
+    return problems
+
+
+def _async_problems(report: Report) -> list[str]:
+    """Every async client got 200s, and ccg's async herds made one token request each."""
+    problems: list[str] = []
+    steady = report.results.get("async-steady")
+    if steady is not None:
+        column = steady.table.columns.index("non-200")
+        problems.extend(
+            f"async steady state: {row[0]} got {row[column]} non-200 replies"
+            for row in steady.table.rows
+            if row[column] != "0"
+        )
+    herds = [c for c in report.checks if c.target.startswith("async herd")]
+    if len(herds) != 2 or not all(c.passed for c in herds):
+        problems.append(f"ccg async herd: {[c.achieved for c in herds] or 'not run'}")
+    herd = report.results.get("async-herd")
+    if herd is not None:  # AsyncApiClient and the httpx adapter, fresh and expired
+        table = herd.table
+        columns = ["token reqs fresh", "failed fresh", "token reqs expired", "failed expired"]
+        tasks = SMOKE.async_herd_tasks
+        for row in table.rows:
+            if row[0].startswith("ccg "):
+                cells = [row[table.columns.index(c)] for c in columns]
+                if cells != ["1", f"0/{tasks}", "1", f"0/{tasks}"]:
+                    problems.append(
+                        f"async herd, {row[0]}: {dict(zip(columns, cells, strict=True))}"
+                    )
     return problems
 
 
@@ -105,6 +141,7 @@ def run_smoke() -> None:
     herd_checks = [c for c in report.checks if c.target.startswith("herd: exactly")]
     if not herd_checks or not herd_checks[0].passed:
         problems.append(f"ccg herd: {herd_checks[0].achieved if herd_checks else 'not run'}")
+    problems.extend(_async_problems(report))
     problems.extend(_resilience_problems(report))
     if problems:
         raise SmokeFailure("; ".join(problems) + f"\n\n{text}")

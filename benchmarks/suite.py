@@ -2,7 +2,9 @@
 
 Speed families: steady, auth, herd, cold, import, memory. Resilience families
 (benchmarks/_resilience_families.py): renewal (under a 5 s token server), soak (60 s of
-2 s tokens), storm (a 3 s 503 storm); `--only resilience` runs just those three.
+2 s tokens), storm (a 3 s 503 storm); `--only resilience` runs just those three. Async and
+adapter families (benchmarks/_async_families.py, they need httpx and requests):
+async-steady, httpx-step, requests-step, async-herd; `--only async` runs just those four.
 
 It starts its own server on 127.0.0.1 (Debian's nginx when installed, else the Python
 fallback, named in the output), runs the families, prints the issue-4 targets with what
@@ -23,13 +25,22 @@ from typing import Final, TextIO
 
 from benchmarks import _families as families
 from benchmarks import _resilience_families as resilience
-from benchmarks._clients import ALL_KINDS, ClientKind, available, insecure_loopback_env, versions
+from benchmarks._clients import (
+    ALL_KINDS,
+    ClientKind,
+    available,
+    available_modules,
+    insecure_loopback_env,
+    versions,
+)
 from benchmarks._families import FamilyResult, Settings
 from benchmarks._report import Table, TargetCheck
 from benchmarks._servers import Server, start_server
 
-__all__ = ["FAMILIES", "GROUPS", "QUICK", "Report", "main", "run"]
+__all__ = ["ASYNC_FAMILIES", "FAMILIES", "GROUPS", "QUICK", "Report", "main", "run"]
 
+ASYNC_FAMILIES: Final = ("async-steady", "httpx-step", "requests-step", "async-herd")
+"""benchmarks/_async_families.py, imported only when one of them runs (httpx, requests)."""
 FAMILIES: Final = (
     "steady",
     "auth",
@@ -40,10 +51,12 @@ FAMILIES: Final = (
     "renewal",
     "soak",
     "storm",
+    *ASYNC_FAMILIES,
 )
 GROUPS: Final = {
     "speed": ("steady", "auth", "herd", "cold", "import", "memory"),
     "resilience": ("renewal", "soak", "storm"),
+    "async": ASYNC_FAMILIES,
 }
 """Names `--only` also takes, for several families at once."""
 
@@ -61,6 +74,8 @@ QUICK: Final = Settings(
     renewal_repeats=1,
     soak_seconds=10.0,
     storm_repeats=1,
+    async_steady_rounds=9,
+    async_steady_warmup=10,
 )
 
 
@@ -105,6 +120,30 @@ def _header(server: Server, kinds: Sequence[ClientKind], skipped: Sequence[str])
     return "\n".join(lines)
 
 
+def _async_steps(
+    server: Server, settings: Settings, include_peers: bool
+) -> dict[str, Callable[[], FamilyResult]]:
+    """The async families' steps; each says it was skipped when httpx or requests is missing."""
+    if not available_modules(("httpx", "requests")):
+
+        def skipped(name: str) -> Callable[[], FamilyResult]:
+            table = Table(
+                name, "skipped: needs httpx and requests (`pip install -e '.[bench]'`)", ["-"]
+            )
+            return lambda: FamilyResult(table)
+
+        return {name: skipped(name) for name in ASYNC_FAMILIES}
+    from benchmarks import _async_families as aio  # noqa: PLC0415 - needs httpx and requests
+
+    peers = include_peers
+    return {
+        "async-steady": lambda: aio.async_steady(server, settings, include_peers=peers),
+        "httpx-step": lambda: aio.httpx_step(server, settings, include_peers=peers),
+        "requests-step": lambda: aio.requests_step(server, settings, include_peers=peers),
+        "async-herd": lambda: aio.async_herd(server, settings, include_peers=peers),
+    }
+
+
 def run(
     settings: Settings,
     *,
@@ -146,6 +185,8 @@ def run(
             "soak": lambda: resilience.soak(server, settings),
             "storm": lambda: resilience.storm(server, kinds, settings),
         }
+        if any(name in only for name in ASYNC_FAMILIES):
+            steps |= _async_steps(server, settings, include_peers)
         for name in FAMILIES:
             if name not in only:
                 continue

@@ -72,7 +72,8 @@ class ClientCredentialsAuth(httpx.Auth):
             await self._own_transport.aclose()
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        self._origins.check(str(request.url))
+        url = request.url
+        self._origins.check_parts(url.scheme, url.host, url.port, url)
         request.read()  # kept, so that a 401 can be replayed with the same body
         manager = self.auth_manager
         token, header = manager.bearer()
@@ -98,7 +99,8 @@ class ClientCredentialsAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        self._origins.check(str(request.url))
+        url = request.url
+        self._origins.check_parts(url.scheme, url.host, url.port, url)
         await request.aread()  # kept, so that a 401 can be replayed with the same body
         manager = self.async_auth_manager
         token, header = await manager.bearer()

@@ -48,16 +48,17 @@ class ClientCredentialsAuth(AuthBase):
         self._origins = Origins(origins, allow_insecure_http)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        url = r.url or ""
-        self._origins.check(url)
+        self._origins.check_normalised(r.url or "")
         token, header = self.auth_manager.bearer()
         r.headers["Authorization"] = header
         position: int | None = None
-        body = _seekable(r.body)
-        if body is not None:
-            with contextlib.suppress(OSError, ValueError):
-                position = body.tell()
-        r.register_hook("response", _Replay(self, token, position))
+        if r.body is not None and not isinstance(r.body, bytes | str):
+            body = _seekable(r.body)
+            if body is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    position = body.tell()
+        # What register_hook does, without its per-call checks: ours is a callable.
+        r.hooks["response"].append(_Replay(self, token, position))
         return r
 
 
