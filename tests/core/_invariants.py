@@ -807,11 +807,12 @@ def check_events(
         held = decision.state.held
         assert held is not None
         assert (one.expires_at, one.refresh_at) == (held.expires_at, held.refresh_at)
-        expected_origin = {
+        origins: dict[type, TokenOrigin] = {
             TokenReplyReceived: TokenOrigin.ENDPOINT,
             TokenProvided: TokenOrigin.PROVIDER,
             TokenSet: TokenOrigin.SETTER,
-        }[type(event)]
+        }
+        expected_origin = origins[type(event)]
         assert one.origin is expected_origin
     holding_back = [
         e

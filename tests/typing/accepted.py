@@ -501,9 +501,11 @@ def use_resilience_options() -> None:
         HttpReply(status=401),  # call 3, with t2: rejected
         token_reply("t3", expires_in=3600),
         json_reply(200, {}),  # call 3 replayed with t3
-        HttpReply(status=401),  # call 4, with t3: rejected right after t2: no replay
-        token_reply("t4", expires_in=3600),  # (call 5 fails at once; after the cool-down:)
-        json_reply(403, {}, headers=scope_challenge),  # call 6, with t4
+        HttpReply(status=401),  # call 4, with t3 (which worked): a first rejection again
+        token_reply("t4", expires_in=3600),
+        HttpReply(status=401),  # call 4 replayed with t4: rejected too, cool-down
+        token_reply("t5", expires_in=3600),  # (call 5 fails at once; after the cool-down:)
+        json_reply(403, {}, headers=scope_challenge),  # call 6, with t5
     )
     resilience = ResiliencePolicy(refresh_ratio=0.25, cool_down=30.0)
     client = ApiClient(
@@ -524,7 +526,8 @@ def use_resilience_options() -> None:
     assert client.auth_manager.o_auth_token.access_token == "t2"  # renewed, inline
     assert client.get(f"{API}/3").status == 200
     assert transport.requests[-1].header("Authorization") == "Bearer t3"
-    assert client.get(f"{API}/4").status == 401  # returned as it is: no replay
+    assert client.get(f"{API}/4").status == 401  # the replay's 401, returned as it is
+    assert transport.requests[-1].header("Authorization") == "Bearer t4"
     with pytest.raises(TokenRejectedError) as cooling:
         client.get(f"{API}/5")
     assert isinstance(cooling.value, TokenAcquisitionError)
@@ -536,7 +539,7 @@ def use_resilience_options() -> None:
     assert events[-1] == InsufficientScope(status=403, scope="admin")
     described = [_describe_event(e) for e in events]
     assert "renewal started 2 (endpoint)" in described
-    assert described.count("invalidated: HTTP 401") == 2
+    assert described.count("invalidated: HTTP 401") == 3
     assert "cool down for 30.0 s: rejected: HTTP 401" in described
 
 
