@@ -21,17 +21,14 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeAlias, TypeVar, assert_never
 
-from returns.result import Result, Success
+from returns.result import Result
 
 from ccg._checks import (
     checked_callable,
-    checked_clock_skew,
-    checked_limits,
     checked_params,
-    checked_resilience,
     checked_with_methods,
 )
-from ccg._errors import ConfigurationError, InvalidTokenError
+from ccg._errors import ConfigurationError
 from ccg.core import (
     BEARER,
     DEFAULT_CLOCK_SKEW,
@@ -41,26 +38,23 @@ from ccg.core import (
     CallTokenProvider,
     Event,
     HttpRequest,
-    InvalidToken,
     Limits,
     NotifyTokenUpdate,
-    Now,
     OAuthToken,
     Policy,
     ResiliencePolicy,
     TokenAccepted,
     TokenRequestSpec,
-    TokenSource,
     TokenState,
     current_token,
     effective_skew,
-    initial_state,
 )
 from ccg.interp._cell import TokenCell
 from ccg.interp._clock import SYSTEM_CLOCK, Clock, SystemClock
 from ccg.interp._driver import Background, Flow, Work, acquire, fetch, reacquire, set_token
 from ccg.interp._event_log import LOGGER, event_sink
 from ccg.interp._manager import ClientCredentialsAuthManager
+from ccg.interp._setup import new_cell
 from ccg.interp._transport import AsyncTransport
 
 __all__ = ["AsyncClientCredentialsAuthManager", "AsyncOnTokenUpdate", "AsyncTokenProvider"]
@@ -111,29 +105,22 @@ class AsyncClientCredentialsAuthManager:
         resilience: ResiliencePolicy = ResiliencePolicy(),  # noqa: B008 - frozen
         on_event: Callable[[Event], object] | None = None,
     ) -> None:
-        checked_with_methods("clock", clock, ["monotonic", "time"], "see ccg.Clock")
-        checked_callable("entropy", entropy)
-        checked_callable("o_auth_token_provider", token_provider)
-        checked_callable("o_auth_on_token_update", on_token_update)
         checked_callable("on_event", on_event)
-        policy = Policy(
-            request=request,
-            clock_skew=checked_clock_skew(clock_skew),
-            source=TokenSource.ENDPOINT if token_provider is None else TokenSource.PROVIDER,
-            notify_updates=on_token_update is not None,
-            limits=checked_limits("limits", limits),
-            token_types=tuple(t.lower() for t in token_types),
-            resilience=checked_resilience("resilience", resilience),
-        )
-        now = Now(monotonic=clock.monotonic(), wall=clock.time(), entropy=entropy())
-        started = initial_state(policy, token, now)
-        if not isinstance(started, Success):
-            failure = started.failure()
-            assert isinstance(failure, InvalidToken)  # the only failure of initial_state
-            raise InvalidTokenError(failure)
         emit = event_sink(on_event)
         self._setup(
-            TokenCell(policy, started.unwrap(), clock, entropy, emit),
+            new_cell(
+                request,
+                clock=clock,
+                entropy=entropy,
+                clock_skew=clock_skew,
+                provider=token_provider,
+                on_update=on_token_update,
+                token=token,
+                limits=limits,
+                token_types=token_types,
+                resilience=resilience,
+                emit=emit,
+            ),
             transport,
             clock,
             emit,

@@ -15,17 +15,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias, TypeVar, assert_never
 
-from returns.result import Result, Success
+from returns.result import Result
 
 from ccg._checks import (
     checked_callable,
-    checked_clock_skew,
-    checked_limits,
     checked_params,
-    checked_resilience,
     checked_with_methods,
 )
-from ccg._errors import ConfigurationError, InvalidTokenError
+from ccg._errors import ConfigurationError
 from ccg.core import (
     BEARER,
     DEFAULT_CLOCK_SKEW,
@@ -35,25 +32,22 @@ from ccg.core import (
     CallTokenProvider,
     Event,
     HttpRequest,
-    InvalidToken,
     Limits,
     NotifyTokenUpdate,
-    Now,
     OAuthToken,
     Policy,
     ResiliencePolicy,
     TokenAccepted,
     TokenRequestSpec,
-    TokenSource,
     TokenState,
     current_token,
     effective_skew,
-    initial_state,
 )
 from ccg.interp._cell import TokenCell
 from ccg.interp._clock import SYSTEM_CLOCK, Clock
 from ccg.interp._driver import Background, Flow, Work, acquire, fetch, reacquire, set_token
 from ccg.interp._event_log import LOGGER, event_sink
+from ccg.interp._setup import new_cell
 from ccg.interp._transport import Transport
 
 __all__ = ["ClientCredentialsAuthManager", "OnTokenUpdate", "TokenProvider"]
@@ -110,12 +104,6 @@ class ClientCredentialsAuthManager:
         checked_with_methods(
             "transport", transport, ["send"], "see ccg.Transport (e.g. ccg.Urllib3Transport())"
         )
-        checked_with_methods(
-            "clock", clock, ["monotonic", "time"], "see ccg.Clock (e.g. ccg.testing.FakeClock())"
-        )
-        checked_callable("entropy", entropy)
-        checked_callable("o_auth_token_provider", token_provider)
-        checked_callable("o_auth_on_token_update", on_token_update)
         for field, callback in (
             ("o_auth_token_provider", token_provider),
             ("o_auth_on_token_update", on_token_update),
@@ -126,6 +114,20 @@ class ClientCredentialsAuthManager:
                 )
         checked_callable("on_event", on_event)
         checked_callable("spawn", spawn)
+        self._emit = event_sink(on_event)
+        self._cell = new_cell(
+            request,
+            clock=clock,
+            entropy=entropy,
+            clock_skew=clock_skew,
+            provider=token_provider,
+            on_update=on_token_update,
+            token=token,
+            limits=limits,
+            token_types=token_types,
+            resilience=resilience,
+            emit=self._emit,
+        )
         self._spawn: Callable[[Callable[[], None]], object] = spawn or _daemon_thread
         self._transport = transport
         self._clock = clock
@@ -134,23 +136,6 @@ class ClientCredentialsAuthManager:
         self._sleep: Callable[[float], object] = sleep if callable(sleep) else time.sleep
         self._provider = token_provider
         self._on_update = on_token_update
-        policy = Policy(
-            request=request,
-            clock_skew=checked_clock_skew(clock_skew),
-            source=TokenSource.ENDPOINT if token_provider is None else TokenSource.PROVIDER,
-            notify_updates=on_token_update is not None,
-            limits=checked_limits("limits", limits),
-            token_types=tuple(t.lower() for t in token_types),
-            resilience=checked_resilience("resilience", resilience),
-        )
-        now = Now(monotonic=clock.monotonic(), wall=clock.time(), entropy=entropy())
-        started = initial_state(policy, token, now)
-        if not isinstance(started, Success):
-            failure = started.failure()
-            assert isinstance(failure, InvalidToken)  # the only failure of initial_state
-            raise InvalidTokenError(failure)
-        self._emit = event_sink(on_event)
-        self._cell = TokenCell(policy, started.unwrap(), clock, entropy, self._emit)
 
     # -- reading ------------------------------------------------------------------
 
