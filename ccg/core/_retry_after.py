@@ -50,13 +50,21 @@ def _epoch(year: int, month: str, day: int, clock: tuple[str, str, str]) -> floa
 
 
 def _full_year(two_digits: int, wall: float | None) -> int:
-    """RFC 9110 §5.6.7: a two-digit year more than 50 years ahead of `wall` is in the
-    century before. Without a wall clock: 00-69 are 20xx, 70-99 are 19xx."""
+    """RFC 9110 §5.6.7: the year with these last two digits that is at most 50 years ahead
+    of `wall`'s year (one more than 50 years ahead is taken from the century before).
+    Without a wall clock: 00-69 are 20xx, 70-99 are 19xx."""
     if wall is None or not abs(wall) < 1e15:
         return two_digits + (2000 if two_digits < 70 else 1900)
-    this_year = 1970 + int(wall // _SECONDS_PER_YEAR)
+    this_year = 1970 + int(wall // _SECONDS_PER_YEAR)  # within a day of the truth: correct it
+    if wall >= _days_from_civil(this_year + 1, 1, 1) * 86400:
+        this_year += 1
+    elif wall < _days_from_civil(this_year, 1, 1) * 86400:
+        this_year -= 1
     year = this_year - this_year % 100 + two_digits
-    return year - 100 if year > this_year + 50 else year
+    if year > this_year + 50:
+        return year - 100
+    # Not more than 50 years ahead: the year in (this_year - 50, this_year + 50].
+    return year + 100 if year <= this_year - 50 else year
 
 
 def epoch_of_http_date(text: str, wall: float | None = None) -> float | None:

@@ -94,6 +94,18 @@ def test_token_rich_repr_shows_every_field_with_both_tokens_masked() -> None:
     ]
 
 
+def test_token_rich_repr_shows_refresh_in_when_the_server_sent_it() -> None:
+    advised = OAuthToken(access_token="AT-S3CR3T", expires_in=3600, refresh_in=1800)
+    assert advised.__rich_repr__() == [
+        ("access_token", "***"),
+        ("token_type", "Bearer"),
+        ("expires_in", 3600),
+        ("scope", None),
+        ("expiry", None),
+        ("refresh_in", 1800),
+    ]
+
+
 def test_use_token_prints_its_token_masked() -> None:
     assert repr(UseToken(token=BARE)) == f"UseToken(token={BARE!r})"
     assert "S3CR3T" not in repr([UseToken(token=WITH_REFRESH), {"t": WITH_REFRESH}])

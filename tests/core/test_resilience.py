@@ -24,6 +24,7 @@ from __future__ import annotations
 import calendar
 import math
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Final
 
 import pytest
@@ -1083,3 +1084,48 @@ def test_a_replay_that_worked_with_another_token_changes_nothing() -> None:
     t0 = fresh.fetched("t0", token_type="Bearer", expires_in=3600)
     untouched = fresh.state
     assert fresh.step(TokenAccepted(token=t0)).state is untouched  # nothing was rejected
+
+
+# -- exact values at the edges of the draw and of Retry-After ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("draw", "delay"),
+    [(1.0, 0.5), (0.0, 0.0), (0.5, 0.25), (2.0, 0.0), (-0.1, 0.0), (math.nan, 0.0)],
+)
+def test_the_draw_is_used_within_zero_to_one_inclusive_and_zero_outside(
+    draw: float, delay: float
+) -> None:
+    assert retry_delay(DEFAULTS, 1, draw, None) == delay
+
+
+def test_a_retry_after_of_one_second_outlasts_a_zero_cool_down() -> None:
+    quick = ResiliencePolicy(cool_down=0.0)
+    loop = Loop(policy(quick))
+    decision = loop.need()
+    [fetch] = producing(decision)
+    refused = HttpReply(
+        status=400,
+        headers=(("Content-Type", "application/json"), ("Retry-After", "1")),
+        body=b'{"error": "invalid_client"}',
+    )
+    failed = loop.step(TokenReplyReceived(flight=fetch.flight, reply=refused))
+    record = failed.state.failure
+    assert record is not None
+    assert record.retry_at == M0 + 1.0  # the server's second, not the zero cool-down
+
+
+def test_a_cool_down_honours_a_retry_after_date() -> None:
+    loop = Loop(policy())
+    decision = loop.need()
+    [fetch] = producing(decision)
+    when = formatdate(loop.now().wall + 120, usegmt=True)
+    refused = HttpReply(
+        status=401,
+        headers=(("Content-Type", "application/json"), ("Retry-After", when)),
+        body=b'{"error": "invalid_client"}',
+    )
+    failed = loop.step(TokenReplyReceived(flight=fetch.flight, reply=refused))
+    record = failed.state.failure
+    assert record is not None
+    assert record.retry_at == pytest.approx(M0 + 120, abs=1.0)  # longer than the 30 s cool-down

@@ -7,6 +7,7 @@ with the code under test. `W` is the wall clock the rows read the header at.
 from __future__ import annotations
 
 import calendar
+import math
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -204,3 +205,54 @@ def test_epoch_of_an_asctime_date_with_a_two_digit_day_round_trips(moment: datet
 def test_retry_after_never_raises(pairs: list[tuple[str, str]], wall: float) -> None:
     seconds = retry_after(tuple(pairs), wall)
     assert seconds is None or isinstance(seconds, float)
+
+
+# -- the obsolete two-digit year (RFC 9110 §5.6.7), against the wall clock ------------------
+
+YEAR_2026: Final = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+YEAR_1980: Final = 315_532_800.0  # 1980-01-01T00:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("two_digits", "wall", "year"),
+    [
+        ("94", YEAR_2026, 1994),  # 2094 would be 68 years ahead: the century before
+        ("76", YEAR_2026, 2076),  # exactly 50 years ahead: still this century
+        ("77", YEAR_2026, 1977),  # 51 years ahead: the century before
+        ("26", YEAR_2026, 2026),
+        ("40", YEAR_1980, 1940),  # in 1980, 2040 is 60 years ahead
+        ("30", YEAR_1980, 2030),  # 50 years ahead of 1980: kept
+        ("69", None, 2069),  # without a wall clock: 00-69 are 20xx ...
+        ("70", None, 1970),  # ... and 70-99 are 19xx
+        ("70", math.inf, 1970),  # an infinite wall clock reads like none
+        ("69", 1e15, 2069),  # out of range too
+    ],
+)
+def test_a_two_digit_year_is_placed_against_the_wall_clock(
+    two_digits: str, wall: float | None, year: int
+) -> None:
+    expected = calendar.timegm((year, 11, 6, 8, 49, 37, 0, 0, 0))
+    text = f"Sunday, 06-Nov-{two_digits} 08:49:37 GMT"
+    assert epoch_of_http_date(text, wall) == expected
+    if wall is not None and math.isfinite(wall) and wall < 1e15:
+        assert retry_after((("Retry-After", text),), wall) == expected - wall
+
+
+def test_the_year_of_the_wall_clock_is_its_calendar_year_at_a_year_boundary() -> None:
+    # One second before 2026 the wall clock is still in 2025: 2075 is 50 years ahead.
+    just_before = YEAR_2026 - 86_400
+    assert epoch_of_http_date("Sunday, 06-Nov-75 08:49:37 GMT", just_before) == calendar.timegm(
+        (2075, 11, 6, 8, 49, 37, 0, 0, 0)
+    )
+
+
+def test_a_leap_second_is_read_and_sixty_one_is_not() -> None:
+    assert epoch_of_http_date("Wed, 31 Dec 2008 23:59:60 GMT") == calendar.timegm(
+        (2009, 1, 1, 0, 0, 0, 0, 0, 0)
+    )
+    assert epoch_of_http_date("Wed, 31 Dec 2008 23:59:61 GMT") is None
+
+
+def test_a_delay_of_exactly_thirteen_digits_is_cut() -> None:
+    assert retry_after((("Retry-After", "1000000000000"),), W) == 1e12
+    assert retry_after((("Retry-After", "999999999999"),), W) == 999_999_999_999.0
