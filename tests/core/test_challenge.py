@@ -153,3 +153,31 @@ def test_a_bare_bearer_challenge_has_no_params(value: str) -> None:
 def test_never_raises_on_arbitrary_text(pairs: list[tuple[str, str]]) -> None:
     challenge = bearer_challenge(tuple(pairs))
     assert challenge is None or isinstance(challenge, BearerChallenge)
+
+
+# -- escapes, spacing and junk: what the mutation run asked for ---------------------------
+
+
+def test_an_escaped_quote_does_not_end_a_value_and_what_follows_is_still_read() -> None:
+    parsed = _challenge('Bearer error_description="say \\"hi\\"", error="invalid_token"')
+    assert parsed == BearerChallenge(error="invalid_token", error_description='say "hi"')
+
+
+def test_a_comma_after_an_escaped_quote_stays_inside_the_value() -> None:
+    parsed = _challenge('Bearer realm="a\\", b", error="invalid_token"')
+    assert parsed == BearerChallenge(realm='a", b', error="invalid_token")
+
+
+def test_spaces_around_the_equals_sign_keep_a_param_a_param() -> None:
+    assert _challenge('Bearer error = "invalid_token"') == BearerChallenge(error="invalid_token")
+
+
+def test_a_token68_before_the_params_is_skipped_not_the_end() -> None:
+    parsed = _challenge('Bearer x-token68, error="insufficient_scope", scope="read"')
+    assert parsed == BearerChallenge(error="insufficient_scope", scope="read")
+
+
+def test_a_bare_token_after_a_comma_starts_another_challenge() -> None:
+    # RFC 9110 §11.6.1: `junk` is a scheme of its own; its params are not Bearer's.
+    parsed = _challenge('Bearer realm="api", junk, error="insufficient_scope"')
+    assert parsed == BearerChallenge(realm="api")
