@@ -256,3 +256,11 @@ def test_a_leap_second_is_read_and_sixty_one_is_not() -> None:
 def test_a_delay_of_exactly_thirteen_digits_is_cut() -> None:
     assert retry_after((("Retry-After", "1000000000000"),), W) == 1e12
     assert retry_after((("Retry-After", "999999999999"),), W) == 999_999_999_999.0
+
+
+def test_the_wall_clocks_year_is_corrected_down_too_near_a_year_end() -> None:
+    # The mean Gregorian year puts late 31 December 1972 in 1973 (1972 was a leap year):
+    # the calendar says 1972, and `23` is 1923, 49 years back, not 2023, 51 years ahead.
+    late_1972 = float(calendar.timegm((1972, 12, 31, 23, 0, 0, 0, 0, 0)))
+    text = "Sunday, 06-Nov-23 08:49:37 GMT"
+    assert epoch_of_http_date(text, late_1972) == calendar.timegm((1923, 11, 6, 8, 49, 37, 0, 0, 0))
