@@ -5,72 +5,22 @@ token. Shared by `ApiClient` and `AsyncApiClient`, so both behave the same.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
-from urllib.parse import urlsplit
+from collections.abc import Iterable, Mapping
 
 import msgspec
 
 from ccg._errors import ConfigurationError
+from ccg._origins import Origins
+from ccg._urls import check_url, has_scheme, unsafe_character
 from ccg.core import Headers, HttpReply, InsufficientScope, bearer_challenge
 
 __all__ = [
-    "check_url",
     "insufficient_scope",
     "merged",
-    "origin",
     "rejection",
     "resolved_url",
+    "token_origins",
 ]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(field: str, url: object, *, allow_insecure_http: bool = False) -> str:
-    """`url` if it is an absolute https URL (or http to a loopback host), else `ConfigurationError`.
-
-    Credentials and bearer tokens never travel in clear text to another machine
-    unless `allow_insecure_http` says so.
-    """
-    if not isinstance(url, str):
-        raise ConfigurationError(field, f"expected a str URL, got {type(url).__name__}")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError as exc:
-        raise ConfigurationError(field, f"not a valid URL: {exc}") from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise ConfigurationError(field, f"must be an absolute http(s) URL, got {url!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(field, "must not carry credentials in the URL")
-    if parts.fragment:
-        raise ConfigurationError(field, "must not have a #fragment")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
-        raise ConfigurationError(
-            field,
-            f"http:// to {host} would send credentials in clear text; use https "
-            "(or allow_insecure_http=True)",
-        )
-    return url
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port of `url` (the default port made explicit)."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is None:
-        port = {"https": 443, "http": 80}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 def merged(
@@ -87,30 +37,53 @@ def merged(
     return tuple(all_headers.items()), body
 
 
+def token_origins(
+    base_url: object, origins: Iterable[str], allow_insecure_http: bool
+) -> tuple[str | None, Origins]:
+    """`base_url` checked (no query: paths go after it) and without its trailing slash,
+    and the origins a client's token may go to: that of `base_url` and `origins`."""
+    if base_url is not None:
+        base_url = check_url(
+            "base_url", base_url, allow_insecure_http=allow_insecure_http, allow_query=False
+        ).rstrip("/")
+    if isinstance(origins, str):
+        origins = [origins]
+    listed = [base_url] if isinstance(base_url, str) else []
+    listed.extend(origins)
+    return base_url if isinstance(base_url, str) else None, Origins(
+        listed, allow_insecure_http, fallback="base_url"
+    )
+
+
 def resolved_url(
-    base_url: str | None, url: str, requires_auth: bool, allow_insecure_http: bool
+    base_url: str | None, url: object, origins: Origins | None, allow_insecure_http: bool
 ) -> str:
-    """`url` if absolute (an `http://` one checked when it will carry a token), else under
-    `base_url` (`ConfigurationError` without one)."""
-    if url.startswith("https://"):
-        return url
-    if url.startswith("http://"):
-        if requires_auth:
+    """`url` if absolute, else under `base_url` (`ConfigurationError` without one).
+
+    `origins` (given when the request will carry a token) must hold the URL's origin;
+    a URL with control characters or spaces is refused before anything is sent.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError("url", f"expected a str URL, got {type(url).__name__}")
+    bad = unsafe_character(url)
+    if bad is not None:
+        raise ConfigurationError(
+            "url", f"contains a control, space or invisible character ({bad}); percent-encode it"
+        )
+    if has_scheme(url):
+        if origins is not None and url not in origins:
             check_url("url", url, allow_insecure_http=allow_insecure_http)
+            origins.check(url)
         return url
     if base_url is None:
         raise ConfigurationError("url", f"{url!r} is relative and the client has no base_url")
     return f"{base_url}/{url.lstrip('/')}"
 
 
-def rejection(
-    api_origin: tuple[str, str, int | None] | None, target: str, reply: HttpReply
-) -> str | None:
-    """Why the 401 `reply` from `target` means the token was rejected, or None when it
-    says nothing about the token (another origin than `api_origin`, or a challenge such
-    as `invalid_request` that is about the request)."""
-    if api_origin is not None and origin(target) != api_origin:
-        return None
+def rejection(reply: HttpReply) -> str | None:
+    """Why the 401 `reply` means the token was rejected, or None when it says nothing
+    about the token (a challenge such as `invalid_request` that is about the request).
+    Only origins the token may go to ever see it, so any of them may reject it."""
     challenge = bearer_challenge(reply.headers)
     if challenge is None or challenge.error is None:
         return "HTTP 401"

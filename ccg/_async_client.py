@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Self, overload
 
 from returns.result import Success
 
 from ccg._api_calls import (
-    check_url,
     insufficient_scope,
     merged,
-    origin,
     rejection,
     resolved_url,
+    token_origins,
 )
 from ccg._checks import (
     checked_callable,
@@ -32,6 +31,7 @@ from ccg._checks import (
 )
 from ccg._credentials import ClientCredentialsAuthCredentials
 from ccg._errors import ApiTransportError, ConfigurationError, TokenAcquisitionError
+from ccg._urls import check_url
 from ccg.core import (
     TOKEN_REQUEST_LIMITS,
     Event,
@@ -91,6 +91,7 @@ class AsyncApiClient:
         client_credentials_auth_credentials: ClientCredentialsAuthCredentials,
         token_url: str,
         base_url: str | None = None,
+        origins: Iterable[str] = (),
         transport: AsyncTransport | None = None,
         token_transport: AsyncTransport | None = None,
         clock: Clock | None = None,
@@ -108,6 +109,7 @@ class AsyncApiClient:
         *,
         auth_manager: AsyncClientCredentialsAuthManager,
         base_url: str | None = None,
+        origins: Iterable[str] = (),
         transport: AsyncTransport | None = None,
         presenter: TokenPresenter | None = None,
         allow_insecure_http: bool = False,
@@ -119,6 +121,7 @@ class AsyncApiClient:
         client_credentials_auth_credentials: ClientCredentialsAuthCredentials | None = None,
         token_url: str | None = None,
         base_url: str | None = None,
+        origins: Iterable[str] = (),
         transport: AsyncTransport | None = None,
         token_transport: AsyncTransport | None = None,
         clock: Clock | None = None,
@@ -131,14 +134,7 @@ class AsyncApiClient:
         allow_insecure_http: bool = False,
     ) -> None:
         self._allow_insecure_http = checked_flag("allow_insecure_http", allow_insecure_http)
-        self._base_url = (
-            None
-            if base_url is None
-            else check_url(
-                "base_url", base_url, allow_insecure_http=self._allow_insecure_http
-            ).rstrip("/")
-        )
-        self._api_origin = None if self._base_url is None else origin(self._base_url)
+        self._base_url, self._origins = token_origins(base_url, origins, self._allow_insecure_http)
         for field, port in (("transport", transport), ("token_transport", token_transport)):
             if port is not None:
                 checked_with_methods(field, port, ["send"], "see ccg.aio.AsyncTransport")
@@ -240,7 +236,9 @@ class AsyncApiClient:
     ) -> HttpReply:
         """As `ApiClient.request`: one request, its reply whatever its status; a 401
         recovered from once, a 403 `insufficient_scope` reported."""
-        target = resolved_url(self._base_url, url, requires_auth, self._allow_insecure_http)
+        target = resolved_url(
+            self._base_url, url, self._origins if requires_auth else None, self._allow_insecure_http
+        )
         pairs: Headers = ()
         if headers is not None or json is not None:
             pairs, body = merged(headers, body, json)
@@ -253,14 +251,14 @@ class AsyncApiClient:
             if scope is not None:
                 self._auth.report(scope)
             return reply
-        reason = rejection(self._api_origin, target, reply)
+        reason = rejection(reply)
         if reason is None:
             return reply
         replacement = await self._auth.token_rejected(token, reason=reason)
         if replacement is None:
             return reply
         replayed, _ = await self._exchange(method, target, pairs, payload, True, replacement)
-        again = rejection(self._api_origin, target, replayed) if replayed.status == 401 else None
+        again = rejection(replayed) if replayed.status == 401 else None
         if again is None:
             self._auth.token_accepted(replacement)
         else:

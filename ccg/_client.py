@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Self, overload
 
 from returns.result import Success
 
 from ccg._api_calls import (
-    check_url,
     insufficient_scope,
     merged,
-    origin,
     rejection,
     resolved_url,
+    token_origins,
 )
 from ccg._checks import (
     checked_callable,
@@ -32,6 +31,7 @@ from ccg._checks import (
 )
 from ccg._credentials import ClientCredentialsAuthCredentials
 from ccg._errors import ApiTransportError, ConfigurationError, TokenAcquisitionError
+from ccg._urls import check_url
 from ccg.core import (
     TOKEN_REQUEST_LIMITS,
     Event,
@@ -82,9 +82,12 @@ class ApiClient:
     `clock`, `entropy` and `spawn` are for tests (`ccg.testing.FakeClock`,
     `ccg.testing.run_inline`).
 
-    A 401 from the API's own origin (that of `base_url`; any origin without one)
-    to a request that carried a token lets that token go, gets a new one and sends
-    the request once more; a second 401 in a row starts a cool-down instead.
+    The bearer goes only to the origin of `base_url` and to the `origins` listed
+    (e.g. `["https://files.example:8443"]`): a call that needs auth to any other
+    origin is a `ConfigurationError` naming `origins`, raised before anything is sent.
+
+    A 401 to a request that carried a token lets that token go, gets a new one and
+    sends the request once more; a second 401 in a row starts a cool-down instead.
     """
 
     @overload
@@ -94,6 +97,7 @@ class ApiClient:
         client_credentials_auth_credentials: ClientCredentialsAuthCredentials,
         token_url: str,
         base_url: str | None = None,
+        origins: Iterable[str] = (),
         transport: Transport | None = None,
         token_transport: Transport | None = None,
         clock: Clock | None = None,
@@ -112,6 +116,7 @@ class ApiClient:
         *,
         auth_manager: ClientCredentialsAuthManager,
         base_url: str | None = None,
+        origins: Iterable[str] = (),
         transport: Transport | None = None,
         presenter: TokenPresenter | None = None,
         allow_insecure_http: bool = False,
@@ -123,6 +128,7 @@ class ApiClient:
         client_credentials_auth_credentials: ClientCredentialsAuthCredentials | None = None,
         token_url: str | None = None,
         base_url: str | None = None,
+        origins: Iterable[str] = (),
         transport: Transport | None = None,
         token_transport: Transport | None = None,
         clock: Clock | None = None,
@@ -136,14 +142,7 @@ class ApiClient:
         allow_insecure_http: bool = False,
     ) -> None:
         self._allow_insecure_http = checked_flag("allow_insecure_http", allow_insecure_http)
-        self._base_url = (
-            None
-            if base_url is None
-            else check_url(
-                "base_url", base_url, allow_insecure_http=self._allow_insecure_http
-            ).rstrip("/")
-        )
-        self._api_origin = None if self._base_url is None else origin(self._base_url)
+        self._base_url, self._origins = token_origins(base_url, origins, self._allow_insecure_http)
         for field, port in (("transport", transport), ("token_transport", token_transport)):
             if port is not None:
                 checked_with_methods(field, port, ["send"], "see ccg.Transport")
@@ -252,7 +251,9 @@ class ApiClient:
         self.close()
 
     def _url(self, url: str, requires_auth: bool) -> str:
-        return resolved_url(self._base_url, url, requires_auth, self._allow_insecure_http)
+        return resolved_url(
+            self._base_url, url, self._origins if requires_auth else None, self._allow_insecure_http
+        )
 
     def request(
         self,
@@ -285,7 +286,7 @@ class ApiClient:
             if scope is not None:
                 self._auth.report(scope)
             return reply
-        reason = rejection(self._api_origin, target, reply)
+        reason = rejection(reply)
         if reason is None:
             return reply
         # The body is bytes, so it can be sent again: once, with the token now held.
@@ -293,7 +294,7 @@ class ApiClient:
         if replacement is None:
             return reply
         replayed, _ = self._exchange(method, target, pairs, payload, True, replacement)
-        again = rejection(self._api_origin, target, replayed) if replayed.status == 401 else None
+        again = rejection(replayed) if replayed.status == 401 else None
         if again is None:
             self._auth.token_accepted(replacement)
         else:

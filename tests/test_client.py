@@ -30,6 +30,7 @@ def client(transport: FakeTransport, *, base_url: str | None = None) -> ApiClien
         transport=transport,
         clock=FakeClock(),
         base_url=base_url,
+        origins=["https://api.example"],
     )
 
 
@@ -126,6 +127,7 @@ def test_loopback_http_is_allowed_and_insecure_http_needs_opting_in() -> None:
         ApiClient(client_credentials_auth_credentials=c, token_url=url)
         c = ClientCredentialsAuthCredentials(o_auth_client_id="id", o_auth_client_secret="s")
     ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=c,
         token_url="http://as.internal/token",
         allow_insecure_http=True,
@@ -162,12 +164,14 @@ def test_two_clients_built_from_one_credentials_object_each_use_their_own_parts(
     first_transport = FakeTransport([token_reply("first"), json_reply(200, {})])
     second_transport = FakeTransport([token_reply("second"), json_reply(200, {})])
     first = ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=shared,
         token_url="https://as-one.example/token",
         transport=first_transport,
         clock=FakeClock(),
     )
     second = ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=shared,
         token_url="https://as-two.example/token",
         transport=second_transport,
@@ -191,6 +195,7 @@ def test_two_clients_built_from_one_credentials_object_each_use_their_own_parts(
 def test_sharing_a_manager_is_explicit_and_shares_its_token() -> None:
     token_transport = FakeTransport([token_reply("shared")])
     owner = ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=_credentials(),
         token_url=TOKEN_URL,
         transport=token_transport,
@@ -213,6 +218,7 @@ def test_token_requests_can_go_through_their_own_transport() -> None:
     token_transport = FakeTransport([token_reply("t")])  # e.g. an mTLS pool
     api_transport = FakeTransport([json_reply(200, {})])  # e.g. behind a proxy
     c = ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=_credentials(),
         token_url=TOKEN_URL,
         transport=api_transport,
@@ -237,11 +243,18 @@ def test_the_client_closes_only_the_transport_it_made(monkeypatch: pytest.Monkey
     monkeypatch.setattr(Urllib3Transport, "close", record)
     given = Closable()
     with ApiClient(
-        client_credentials_auth_credentials=_credentials(), token_url=TOKEN_URL, transport=given
+        origins=["https://api.example"],
+        client_credentials_auth_credentials=_credentials(),
+        token_url=TOKEN_URL,
+        transport=given,
     ):
         pass
     assert closed == []
-    with ApiClient(client_credentials_auth_credentials=_credentials(), token_url=TOKEN_URL) as c:
+    with ApiClient(
+        origins=["https://api.example"],
+        client_credentials_auth_credentials=_credentials(),
+        token_url=TOKEN_URL,
+    ) as c:
         made = c._owned_transport  # pyright: ignore[reportPrivateUsage]
     assert isinstance(made, Urllib3Transport)
     assert closed == [made]
@@ -257,6 +270,7 @@ def test_the_presenter_makes_the_header_from_the_token_it_is_given() -> None:
 
     transport = FakeTransport([token_reply("t"), json_reply(200, {})])
     c = ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=_credentials(),
         token_url=TOKEN_URL,
         transport=transport,

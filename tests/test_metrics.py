@@ -56,6 +56,7 @@ def test_prometheus_counters_count_events_and_failures_by_kind() -> None:
     hook = prometheus_counters(registry=registry, namespace="svc")
     transport = FakeTransport([error_reply("invalid_client", status=401)])
     client = ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "bad"),
         token_url="https://as.example/token",
         transport=transport,

@@ -20,7 +20,7 @@ import httpx
 
 from ccg._api_calls import insufficient_scope, rejection
 from ccg._errors import TokenAcquisitionError
-from ccg.adapters._binding import Origins, reply_of
+from ccg.adapters._binding import adapter_origins, reply_of
 from ccg.interp import AsyncClientCredentialsAuthManager, ClientCredentialsAuthManager
 from ccg.interp._httpx import HttpxAsyncTransport
 
@@ -54,7 +54,7 @@ class ClientCredentialsAuth(httpx.Auth):
         """The threaded token manager (the sync flow's)."""
         self._async_manager = async_auth_manager
         self._own_transport: HttpxAsyncTransport | None = None
-        self._origins = Origins(origins, allow_insecure_http)
+        self._origins = adapter_origins(origins, allow_insecure_http)
 
     @property
     def async_auth_manager(self) -> AsyncClientCredentialsAuthManager:
@@ -136,4 +136,4 @@ class ClientCredentialsAuth(httpx.Auth):
             if scope is not None and report:
                 self.auth_manager.report(scope)
             return None
-        return rejection(None, str(response.url), reply)
+        return rejection(reply)

@@ -21,7 +21,7 @@ from requests.auth import AuthBase
 
 from ccg._api_calls import insufficient_scope, rejection
 from ccg._errors import TokenAcquisitionError
-from ccg.adapters._binding import Origins, reply_of
+from ccg.adapters._binding import adapter_origins, reply_of
 from ccg.core import OAuthToken
 from ccg.interp import ClientCredentialsAuthManager
 
@@ -45,7 +45,7 @@ class ClientCredentialsAuth(AuthBase):
     ) -> None:
         self.auth_manager = auth_manager
         """The token manager (share it with an `ApiClient` or an httpx auth: one token)."""
-        self._origins = Origins(origins, allow_insecure_http)
+        self._origins = adapter_origins(origins, allow_insecure_http)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         self._origins.check_normalised(r.url or "")
@@ -96,7 +96,7 @@ class _Replay:
             return response
         if status != 401:
             return response
-        reason = rejection(None, response.url, reply_of(401, tuple(response.headers.items())))
+        reason = rejection(reply_of(401, tuple(response.headers.items())))
         if reason is None:
             return response
         # The token is let go whether or not this request can be sent again.
@@ -118,7 +118,7 @@ class _Replay:
         replayed.history.append(response)
         replayed.request = again
         once_more = (
-            rejection(None, replayed.url, reply_of(401, tuple(replayed.headers.items())))
+            rejection(reply_of(401, tuple(replayed.headers.items())))
             if replayed.status_code == 401
             else None
         )

@@ -127,6 +127,7 @@ from ccg.core._inputs import (
 )
 from ccg.core._now import Now
 from ccg.core._policy import FLIGHT_GRACE, Policy, TokenSource
+from ccg.core._redaction import scrubbed, scrubbed_text
 from ccg.core._resilience import FailureClass, classify, retry_delay
 from ccg.core._retry_after import retry_after
 from ccg.core._state import Condition, FailureRecord, Flight, Held, TokenState
@@ -233,6 +234,7 @@ def step(policy: Policy, state: TokenState, event: Input, now: Now) -> Decision:
                 return Decision(state=state, answer=UseToken(token=token))
             return Decision(state=state)  # the token changed or expired meanwhile: ask again
         case TokenUpdateRaised(reason=reason):
+            reason = scrubbed_text(reason, policy.secret_forms)
             return Decision(
                 state=state,
                 answer=Fail(failure=UpdateCallbackRaised(reason=reason)),
@@ -433,6 +435,7 @@ def _fail(
 ) -> Decision:
     """Flight `flight` is over without a token: remember why and when the next may start,
     and tell its waiters (who ask again, and are answered from the record)."""
+    failure = scrubbed(failure, policy.secret_forms)
     m = now.monotonic
     resilience = policy.resilience
     streak = state.streak

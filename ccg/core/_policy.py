@@ -14,6 +14,7 @@ from typing import Final
 import msgspec
 
 from ccg.core._http import TOKEN_REQUEST_LIMITS, HttpRequest, Limits
+from ccg.core._redaction import secret_forms
 from ccg.core._resilience import ResiliencePolicy
 from ccg.core._token import DEFAULT_CLOCK_SKEW
 from ccg.core._wire import BEARER, TokenRequestSpec, build_token_request
@@ -55,6 +56,11 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     """The `token_type`s accepted from the token endpoint, in lower case."""
     resilience: ResiliencePolicy = ResiliencePolicy()
     """Soft refresh, retries, backoff, cool-down and breaker settings."""
+
+    @functools.cached_property
+    def secret_forms(self) -> tuple[str, ...]:
+        """The forms of the client secret scrubbed from every failure's texts."""
+        return secret_forms(self.request.client_id, self.request.client_secret)
 
     @functools.cached_property
     def token_request(self) -> HttpRequest:

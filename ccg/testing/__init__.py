@@ -12,8 +12,9 @@ Hypothesis strategies for tokens, token responses and clock schedules are in
 >>> client = ApiClient(
 ...     client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
 ...         o_auth_client_id="id", o_auth_client_secret="secret"),
-...     token_url="https://as.example/token", transport=transport, clock=FakeClock())
->>> client.get("https://api.example/me").json()
+...     token_url="https://as.example/token", base_url="https://api.example",
+...     transport=transport, clock=FakeClock())
+>>> client.get("/me").json()
 {'ok': True}
 >>> transport.requests[1].header("Authorization")
 'Bearer t1'

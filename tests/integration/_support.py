@@ -140,6 +140,7 @@ class ClientFactory:
         clock: Clock = SYSTEM_CLOCK,
         token_url: str | None = None,
         base_url: str | None = None,
+        origins: Sequence[str] = (),
         resilience: ResiliencePolicy | None = None,
     ) -> ApiClient:
         credentials = ClientCredentialsAuthCredentials(
@@ -154,6 +155,7 @@ class ClientFactory:
             client_credentials_auth_credentials=credentials,
             token_url=self.server.token_url if token_url is None else token_url,
             base_url=base_url,
+            origins=[self.server.base_url, *origins],
             transport=transport,
             clock=clock,
             resilience=resilience,

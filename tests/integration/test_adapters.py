@@ -166,7 +166,7 @@ def test_an_api_client_and_all_three_adapters_share_one_token(
     """Whoever fetches it (the async manager too), the others use that token."""
     manager = new_manager(server.token_url)
     origins = [server.base_url, recorder.url]
-    api = ApiClient(auth_manager=manager)
+    api = ApiClient(auth_manager=manager, origins=origins)
     adapters = {kind.value: AdapterClient(kind, manager, origins) for kind in Kind}
     order = [first, *(user for user in USERS if user != first)]
 
@@ -473,7 +473,7 @@ def test_a_403_insufficient_scope_from_authlib_reaches_on_event(
     events = EventLog()
     manager = new_manager(server.token_url, "write-only", "write-secret", on_event=events)
     if user == "ApiClient":
-        with ApiClient(auth_manager=manager) as api:
+        with ApiClient(auth_manager=manager, base_url=server.base_url) as api:
             status = api.get(server.resource_url).status
     else:
         with AdapterClient(Kind(user), manager, [server.base_url]) as client:

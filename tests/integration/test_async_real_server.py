@@ -86,6 +86,7 @@ def client(
             o_auth_client_id=client_id, o_auth_client_secret=secret
         ),
         token_url=server.token_url,
+        base_url=server.base_url,
         transport=transport,
     )
 

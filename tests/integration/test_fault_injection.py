@@ -131,6 +131,7 @@ def make_client(proxy: FaultProxy) -> Iterator[ClientMaker]:
             client_credentials_auth_credentials=credentials,
             token_url=proxy.token_url,
             base_url=base_url,
+            origins=[proxy.resource_url],
             transport=transport,
             token_request_limits=limits,
             resilience=resilience,

@@ -408,7 +408,7 @@ def test_api_redirects_are_returned_not_followed(
 ) -> None:
     target = f"{recorder.url}/landing"
     with _redirect_to(target, status) as redirector:
-        client = make_client()
+        client = make_client(origins=[redirector.url])
 
         reply = client.get(f"{redirector.url}/start")
 
@@ -464,10 +464,9 @@ def test_read_timeout_is_honoured(server: AuthorizationServer, make_client: Clie
 def test_api_read_timeout_is_api_transport_error(
     server: AuthorizationServer, make_client: ClientFactory
 ) -> None:
-    client = make_client(transport=Urllib3Transport(read_timeout=0.5))
-    assert client.auth_manager.token().access_token  # a token first, from the real server
-
     with silent_endpoint() as url:
+        client = make_client(transport=Urllib3Transport(read_timeout=0.5), origins=[url])
+        assert client.auth_manager.token().access_token  # a token first, from the real server
         started = time.monotonic()
         with pytest.raises(ApiTransportError, match="ReadTimeoutError"):
             client.get(url)
@@ -560,7 +559,7 @@ def test_token_that_cannot_be_sent_in_a_header_is_a_token_response_error(
 ) -> None:
     reply = json.dumps({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600})
     with _token_endpoint_answering(200, "application/json", reply.encode()) as endpoint:
-        client = make_client(token_url=f"{endpoint.url}/oauth/token")
+        client = make_client(token_url=f"{endpoint.url}/oauth/token", origins=[recorder.url])
 
         with pytest.raises(TokenResponseError):
             client.get(f"{recorder.url}/api")
@@ -574,7 +573,7 @@ def test_token_that_cannot_be_sent_in_a_header_is_a_token_response_error(
 def test_json_keeps_a_callers_content_type_whatever_its_case(
     make_client: ClientFactory, recorder: RecordingServer
 ) -> None:
-    client = make_client()
+    client = make_client(origins=[recorder.url])
 
     client.post(
         f"{recorder.url}/patch",
@@ -589,7 +588,7 @@ def test_json_keeps_a_callers_content_type_whatever_its_case(
 def test_json_keeps_a_callers_content_type_in_canonical_case(
     make_client: ClientFactory, recorder: RecordingServer
 ) -> None:
-    client = make_client()
+    client = make_client(origins=[recorder.url])
 
     client.post(
         f"{recorder.url}/patch",
@@ -605,7 +604,7 @@ def test_json_keeps_a_callers_content_type_in_canonical_case(
 def test_bearer_replaces_a_callers_authorization_header_whatever_its_case(
     server: AuthorizationServer, make_client: ClientFactory, recorder: RecordingServer
 ) -> None:
-    client = make_client()
+    client = make_client(origins=[recorder.url])
 
     reply = client.get(server.resource_url, headers={"authorization": "Bearer stale"})
     client.get(f"{recorder.url}/me", headers={"authorization": "Bearer stale"})

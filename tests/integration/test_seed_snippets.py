@@ -123,6 +123,8 @@ def test_snippet_1_client_initialization(
             o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
         ),
         token_url=server.token_url,
+        base_url=server.base_url,
+        origins=[recorder.url],
     )
 
     assert server.token_requests() == 0  # the token is fetched on first use, not before
@@ -152,6 +154,8 @@ def test_snippet_2_on_token_update_saves_the_token(
             ),
         ),
         token_url=server.token_url,
+        base_url=server.base_url,
+        origins=[recorder.url],
     )
 
     assert _saved_tokens == []
@@ -178,6 +182,8 @@ def test_snippet_3_provider_with_empty_database_fetches_through_auth_manager(
             o_auth_token_provider=_o_auth_token_provider,
         ),
         token_url=server.token_url,
+        base_url=server.base_url,
+        origins=[recorder.url],
     )
     assert load_token_from_database() is None
 
@@ -209,6 +215,8 @@ def test_snippet_3_provider_with_a_saved_token_makes_no_token_request(
             ),
         ),
         token_url=server.token_url,
+        base_url=server.base_url,
+        origins=[recorder.url],
     )
     saved = issuer.auth_manager.token()
     assert server.token_requests() == 1
@@ -222,6 +230,8 @@ def test_snippet_3_provider_with_a_saved_token_makes_no_token_request(
             o_auth_token_provider=_o_auth_token_provider,
         ),
         token_url=server.token_url,
+        base_url=server.base_url,
+        origins=[recorder.url],
     )
     token = _assert_protected_call_works(client, server, recorder)
 
@@ -253,6 +263,8 @@ def test_snippet_3_provider_returning_an_expired_saved_token_is_a_typed_error(
             o_auth_token_provider=_o_auth_token_provider,
         ),
         token_url=server.token_url,
+        base_url=server.base_url,
+        origins=[recorder.url],
     )
 
     with pytest.raises(TokenProviderError, match="expired"):

@@ -70,6 +70,7 @@ def test_async_snippet_1_client_initialization(server: AuthorizationServer) -> N
                 o_auth_scopes=[OAuthScopeEnum.READ_SCOPE, OAuthScopeEnum.WRITE_SCOPE],
             ),
             token_url=server.token_url,
+            base_url=server.base_url,
         ) as client:
             first = await client.get(server.resource_url)
             second = await client.get(server.resource_url)
@@ -90,6 +91,7 @@ def test_async_snippet_2_on_token_update_saves_the_token(server: AuthorizationSe
                 o_auth_on_token_update=save_token_to_database,
             ),
             token_url=server.token_url,
+            base_url=server.base_url,
         ) as client:
             assert (await client.get(server.resource_url)).status == 200
             return client.auth_manager.o_auth_token
@@ -112,6 +114,7 @@ def test_async_snippet_3_token_provider_loads_then_fetches(server: Authorization
                 o_auth_on_token_update=save_token_to_database,
             ),
             token_url=server.token_url,
+            base_url=server.base_url,
         )
 
     async def twice() -> tuple[int, int]:

@@ -27,6 +27,7 @@ SPEC: Final = TokenRequestSpec(
 
 def client(transport: FakeTransport, clock: FakeClock) -> ApiClient:
     return ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
             o_auth_client_id="i", o_auth_client_secret="s"
         ),

@@ -24,6 +24,7 @@ from ccg import (
     ApiClient,
     ClientCredentialsAuthCredentials,
     ClientCredentialsAuthManager,
+    ConfigurationError,
     Event,
     HttpReply,
     HttpRequest,
@@ -279,15 +280,36 @@ def test_a_401_for_a_token_already_replaced_replays_with_the_new_one_without_a_f
     assert StaleRejectionIgnored(reason="HTTP 401") in events
 
 
-def test_a_401_from_another_origin_changes_nothing() -> None:
-    transport = FakeTransport([token_reply(T1), unauthorized(), json_reply(200, {})])
+def test_a_protected_call_to_another_origin_is_refused_before_anything_is_sent() -> None:
+    transport = FakeTransport([json_reply(200, {}), token_reply(T1), json_reply(200, {})])
     c = client(transport, FakeClock())
-    other = "https://other.example/x"
-    assert c.get(other).status == 401
-    assert authorizations(transport, other) == [f"Bearer {T1}"]  # not replayed
+    with pytest.raises(ConfigurationError, match=r"https://other\.example:443 .* origins="):
+        c.get("https://other.example/x")
+    assert transport.requests == []
+    assert c.request("GET", "https://other.example/x", requires_auth=False).status == 200
+    assert transport.requests[0].header("Authorization") is None
     assert c.get("/me").status == 200
-    assert authorizations(transport, API + "/me") == [f"Bearer {T1}"]  # still held
     assert len(transport.requests_to(TOKEN_URL)) == 1
+
+
+def test_a_401_from_a_listed_origin_rejects_the_token_like_one_from_the_api() -> None:
+    transport = FakeTransport(
+        [token_reply(T1), unauthorized(), token_reply(T2), json_reply(200, {})]
+    )
+    c = ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
+            o_auth_client_id="id", o_auth_client_secret=SECRET
+        ),
+        token_url=TOKEN_URL,
+        base_url=API,
+        origins=["https://files.example:8443"],
+        transport=transport,
+        clock=FakeClock(),
+        spawn=run_inline,
+    )
+    other = "https://files.example:8443/x"
+    assert c.get(other).status == 200
+    assert authorizations(transport, other) == [f"Bearer {T1}", f"Bearer {T2}"]
 
 
 def test_a_403_insufficient_scope_is_returned_and_reported_never_retried() -> None:

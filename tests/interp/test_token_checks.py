@@ -70,6 +70,7 @@ def test_a_provider_token_that_fails_the_checks_is_a_typed_error_and_nothing_is_
 ) -> None:
     transport = FakeTransport([json_reply(200, {})])
     client = ApiClient(
+        origins=["https://api.example"],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
             o_auth_client_id="i",
             o_auth_client_secret="s",

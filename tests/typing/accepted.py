@@ -264,6 +264,7 @@ def use_client_as_a_context_manager() -> None:
         token_url="http://127.0.0.1:8080/token",  # loopback http is allowed
         transport=FakeTransport([token_reply("t1"), json_reply(200, {})]),
         clock=FakeClock(),
+        origins=["http://10.0.0.1"],
         allow_insecure_http=True,
     ) as client:
         assert client.get("http://10.0.0.1/me").status == 200
@@ -284,6 +285,7 @@ def use_on_token_update_callbacks() -> None:
     for callback in callbacks:
         ClientCredentialsAuthCredentials("id", "secret", o_auth_on_token_update=callback)
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
             o_auth_client_id="OAuthClientId",
             o_auth_client_secret="OAuthClientSecret",
@@ -333,6 +335,7 @@ def use_token_provider() -> None:
     # Widened in 0.3.0: the credentials also serve AsyncApiClient, whose provider may be async.
     assert_type(credentials.o_auth_token_provider, TokenProvider | AsyncTokenProvider | None)
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=credentials,
         token_url=TOKEN_URL,
         transport=transport,
@@ -388,6 +391,7 @@ def use_credentials_options() -> None:
 def use_auth_manager() -> None:
     transport, clock = _fakes(token_reply("t1"), token_reply("t2"), token_reply("t3"))
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
@@ -466,7 +470,7 @@ def use_auth_manager_built_by_hand() -> None:
     assert manager.policy.notify_updates
     api = FakeTransport(handler=lambda request: json_reply(200, {"url": request.url}))
     first = ApiClient(auth_manager=manager, base_url=API, transport=api)
-    second = ApiClient(auth_manager=first.auth_manager, transport=api)
+    second = ApiClient(origins=[API], auth_manager=first.auth_manager, transport=api)
     with pytest.raises(ConfigurationError):  # a sharing client has no credentials of its own
         assert_type(second.client_credentials_auth_credentials, ClientCredentialsAuthCredentials)
     assert second.auth_manager is first.auth_manager is manager
@@ -509,6 +513,7 @@ def use_resilience_options() -> None:
     )
     resilience = ResiliencePolicy(refresh_ratio=0.25, cool_down=30.0)
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
@@ -589,6 +594,7 @@ def use_errors() -> None:
         refused,
     )
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
@@ -667,6 +673,7 @@ def use_invalid_token_error() -> None:
     assert error.failure.origin is TokenOrigin.INITIAL
     assert error.field == "o_auth_token"
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=FakeTransport(),
@@ -681,6 +688,7 @@ def use_invalid_token_error() -> None:
 def use_token_response_errors_and_limits() -> None:
     tiny = Limits(connect_timeout=1.0, read_timeout=1.0, total_timeout=2.0, max_body_bytes=10)
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=FakeTransport([token_reply("a-token-longer-than-ten-bytes")]),
@@ -706,6 +714,7 @@ def use_reentrant_token_request() -> None:
         return manager.fetch_token()
 
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
             "id", "secret", o_auth_token_provider=provider
         ),
@@ -720,6 +729,7 @@ def use_reentrant_token_request() -> None:
 def use_token_fetch_abandoned() -> None:
     # Nothing scripted: the fake transport raises, which abandons the fetch.
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=FakeTransport(),
@@ -770,6 +780,7 @@ def use_token_acquisition_timeout() -> None:
     # that deadline, so when it asks again it gives up.
     clock = FakeClock()
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
             "id", "secret", o_auth_token_provider=slow_provider
         ),
@@ -847,6 +858,7 @@ def use_transports() -> None:
     )
     transport: Transport = LoggingTransport(fake)
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
@@ -928,6 +940,7 @@ def use_clocks() -> None:
     # The wall clock jumping back does not make a held token expire early, or late.
     transport = FakeTransport([token_reply("t1", expires_in=3600), token_reply("t2")])
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
@@ -965,6 +978,7 @@ def use_presenters() -> None:
     presenter = RequestBoundPresenter()
     transport = FakeTransport([token_reply("t2", token_type="DPoP")])
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
@@ -980,7 +994,9 @@ def use_presenters() -> None:
         token_types=("dpop",),
     )
     transport.add(token_reply("t3", token_type="DPoP"), json_reply(200, {}))
-    client = ApiClient(auth_manager=manager, transport=transport, presenter=presenter)
+    client = ApiClient(
+        origins=[API], auth_manager=manager, transport=transport, presenter=presenter
+    )
     assert client.get(f"{API}/me", headers={"authorization": "replaced"}).status == 200
     assert transport.requests[-1].header("Authorization") == "DPoP t3"
     assert presenter.presented == [("GET", f"{API}/me")]
@@ -1554,6 +1570,7 @@ def use_strategies_in_a_property() -> None:
     def held_or_fetched(token: OAuthToken, schedule: list[float], lifetime: int) -> None:
         clock = FakeClock()
         client = ApiClient(
+            origins=[API],
             client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
             token_url=TOKEN_URL,
             transport=FakeTransport(handler=lambda _: token_reply("fresh", expires_in=lifetime)),
@@ -1684,6 +1701,7 @@ def use_async_client_context_and_shared_manager() -> None:
     api = FakeAsyncTransport(handler=lambda request: json_reply(200, {"url": request.url}))
     token_transport = FakeAsyncTransport([token_reply("t1")])
     first = AsyncApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=api,
@@ -1811,6 +1829,7 @@ def use_async_token_provider_and_callbacks() -> None:
     assert_type(credentials.o_auth_on_token_update, OnTokenUpdate | None)
     transport = FakeAsyncTransport([token_reply("t1"), json_reply(200, {})])
     client = AsyncApiClient(
+        origins=[API],
         client_credentials_auth_credentials=credentials,
         token_url=TOKEN_URL,
         transport=transport,
@@ -1925,6 +1944,7 @@ def use_async_transports() -> None:
         )
         assert limited.unwrap().status == 200
         client = AsyncApiClient(
+            origins=[API],
             client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
             token_url=TOKEN_URL,
             transport=own,
@@ -2098,6 +2118,7 @@ def use_metrics() -> None:
         error_reply("server_error", status=503), token_reply("t1"), json_reply(200, {})
     )
     client = ApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=transport,
@@ -2120,6 +2141,7 @@ def use_metrics() -> None:
 
     tasks_counts = EventCounts()
     tasks_client = AsyncApiClient(
+        origins=[API],
         client_credentials_auth_credentials=ClientCredentialsAuthCredentials("id", "secret"),
         token_url=TOKEN_URL,
         transport=FakeAsyncTransport([token_reply("t1"), json_reply(200, {})]),
