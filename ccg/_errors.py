@@ -182,7 +182,7 @@ def _exception_for(failure: TokenFailure) -> TokenAcquisitionError | InvalidToke
             return OAuthProviderException(failure)
         case MalformedResponse(status=status, reason=reason):
             return TokenResponseError(
-                f"token endpoint reply (HTTP {status}) is not a token: {reason}", failure
+                f"token endpoint reply (HTTP {status}) is unusable: {reason}", failure
             )
         case TransportFailure(kind=TransportFailureKind.TOO_LARGE, reason=reason):
             return TokenResponseError(f"token endpoint reply is too large: {reason}", failure)

@@ -114,7 +114,9 @@ FACADE_AND_KIT: Final = (
 )
 
 
-SHELL_MAY_IMPORT: Final = frozenset({"ccg.core", "ccg.interp", "ccg._errors", "ccg._checks"})
+SHELL_MAY_IMPORT: Final = frozenset(
+    {"ccg.core", "ccg.interp", "ccg._errors", "ccg._checks", "ccg._urls"}
+)
 """The top-level `ccg.X` the shell may name (the rest of `ccg.X` are the façade's)."""
 
 

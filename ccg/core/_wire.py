@@ -172,6 +172,7 @@ class _TokenBody(msgspec.Struct, kw_only=True, gc=False):
     scope: str | None = None
     refresh_token: str | None = None
     refresh_in: int | float | str | None = None
+    error: object = None
 
 
 class _ErrorBody(msgspec.Struct, kw_only=True, gc=False):
@@ -203,6 +204,9 @@ def _lifetime(raw: int | float | str | None) -> int | str | None:
         return f"expires_in is negative: {raw}"
     if raw > MAX_LIFETIME:
         return f"expires_in is absurdly large: {raw}"
+    if 0 < raw < 1:
+        # Truncated it would be 0, which means "unknown": a token used until a 401.
+        return f"expires_in is under a second: {raw}"
     return int(raw)
 
 
@@ -220,6 +224,9 @@ def _decode_token(
         if isinstance(error, ErrorResponse):
             return Failure(error)
         return malformed(f"not a token: {type(exc).__name__}: {str(exc)[:200]}")
+    if body.error is not None:
+        # A token that comes with an error is not trusted: the error wins (as in oauthlib).
+        return Failure(_decode_error(reply))
     unsafe = header_problem("access_token", body.access_token)
     if unsafe is not None:
         return malformed(unsafe)

@@ -41,7 +41,9 @@ import sys
 import threading
 import time
 import zlib
-from typing import Any, Final
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Final, Self
 
 import urllib3
 from returns.result import Failure, Result, Success
@@ -52,8 +54,10 @@ from urllib3.poolmanager import PoolKey
 from urllib3.response import HTTPResponse
 from urllib3.util import Retry, parse_url
 
+from ccg._errors import ConfigurationError
 from ccg.core import HttpReply, HttpRequest, Limits, TransportFailure, TransportFailureKind
 from ccg.interp._body import BodyTooLarge, BoundedBody, UnsupportedEncoding
+from ccg.interp._proxy import note_ignored_proxy_variables, proxy_settings
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_READ_TIMEOUT", "Urllib3Transport"]
 
@@ -120,6 +124,15 @@ def _kind(exc: errors.HTTPError) -> TransportFailureKind:
     ):
         return TransportFailureKind.PROTOCOL
     return TransportFailureKind.OTHER
+
+
+def _account(exc: errors.HTTPError) -> str:
+    """`Type: message` of `exc`, unless the message quotes a reply that mentions an
+    access token (http.client quotes a bad status line whole: a bare JSON token)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if "access_token" in text:
+        return f"{type(exc).__name__}: <withheld: it quotes a reply that mentions an access_token>"
+    return text
 
 
 def _failure(kind: TransportFailureKind, reason: str) -> Failure[TransportFailure]:
@@ -361,8 +374,11 @@ class Urllib3Transport:
     """Sends requests through one shared, thread-safe `urllib3.PoolManager`.
 
     TLS certificates are verified; redirects and urllib3's own retries are off
-    (retry policy belongs to the caller). Pass `pool_manager` to bring your own
-    (proxies, client certificates for mTLS, custom CA bundles). `connect_timeout` and
+    (retry policy belongs to the caller). `proxy_url` sends every request through
+    that HTTP(S) proxy (https targets through a CONNECT tunnel, so TLS stays end to
+    end); credentials in it become a `Proxy-Authorization` header. Proxy environment
+    variables are not read (see `ccg.interp._proxy`). Pass `pool_manager` to bring
+    your own (client certificates for mTLS, custom CA bundles). `connect_timeout` and
     `read_timeout` bound every request; a request's `limits` may only make them stricter,
     and add a total deadline and a body limit (requests without limits read the whole body).
     """
@@ -374,15 +390,34 @@ class Urllib3Transport:
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         maxsize: int = 10,
         pool_manager: urllib3.PoolManager | None = None,
+        proxy_url: str | None = None,
+        proxy_headers: Mapping[str, str] | None = None,
     ) -> None:
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._timeouts: dict[Limits, urllib3.Timeout] = {}
-        if pool_manager is None:
-            pool_manager = urllib3.PoolManager(
-                maxsize=maxsize, cert_reqs="CERT_REQUIRED", retries=False
+        if pool_manager is not None and (proxy_url is not None or proxy_headers is not None):
+            raise ConfigurationError(
+                "proxy_url", "give either a pool_manager or a proxy_url, not both"
             )
+        if pool_manager is None:
+            if proxy_url is None:
+                if proxy_headers is not None:
+                    raise ConfigurationError("proxy_headers", "given without a proxy_url")
+                note_ignored_proxy_variables()
+                pool_manager = urllib3.PoolManager(
+                    maxsize=maxsize, cert_reqs="CERT_REQUIRED", retries=False
+                )
+            else:
+                url, headers = proxy_settings(proxy_url, proxy_headers)
+                pool_manager = urllib3.ProxyManager(
+                    url,
+                    proxy_headers=headers,
+                    maxsize=maxsize,
+                    cert_reqs="CERT_REQUIRED",
+                    retries=False,
+                )
             # Pools whose connections report their sockets to a limited request's watch.
             pool_manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
         self._pool = pool_manager
@@ -401,7 +436,7 @@ class Urllib3Transport:
         try:
             response = self._urlopen(request, self._timeout, preload=True)
         except errors.HTTPError as exc:
-            return _failure(_kind(exc), f"{type(exc).__name__}: {exc}")
+            return _failure(_kind(exc), _account(exc))
         return Success(
             HttpReply(
                 status=response.status,
@@ -437,7 +472,7 @@ class Urllib3Transport:
         except errors.HTTPError as exc:
             if watch.end():  # the failure is the watchdog's shutdown
                 return _overdue(total)
-            return _failure(_kind(exc), f"{type(exc).__name__}: {exc}")
+            return _failure(_kind(exc), _account(exc))
         except _Overdue:
             return _overdue(total)
         finally:
@@ -543,6 +578,17 @@ class Urllib3Transport:
             preload_content=preload,
             decode_content=preload,
         )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close every pool of the `PoolManager` (yours too, if you passed one) and forget them.

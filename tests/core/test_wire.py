@@ -433,7 +433,7 @@ def test_missing_or_mistyped_access_token_is_rejected(body: bytes) -> None:
         (b'"3600.0"', 3600),
         (b"3600.9", 3600),
         (b"0", 0),
-        (b"0.5", 0),
+        (b"1.0", 1),
         (b"null", None),
         (b"315360000", 315_360_000),  # ten years: the largest accepted
     ],
@@ -451,6 +451,8 @@ def test_expires_in_accepted(expires_in: bytes, expected: int | None) -> None:
         (b'"-5"', "expires_in is not a number: '-5'"),
         (b"-1", "expires_in is negative: -1"),
         (b"-0.5", "expires_in is negative: -0.5"),
+        (b"0.5", "expires_in is under a second: 0.5"),
+        (b'"0.999"', "expires_in is under a second: 0.999"),
         (b"315360001", "expires_in is absurdly large: 315360001"),
         (b"1e300", "expires_in is absurdly large: 1e+300"),
         (b'"99999999999999999999"', "expires_in is absurdly large: 99999999999999999999"),
@@ -492,6 +494,24 @@ def test_refresh_in_of_the_wrong_json_type_is_not_a_token(refresh_in: bytes) -> 
     failure = decode(200, body).failure()
     assert isinstance(failure, MalformedResponse)
     assert failure.reason.startswith("not a token: ")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error":"invalid_client","access_token":"t","token_type":"Bearer"}',
+        b'{"access_token":"t","error":"server_error","error_description":"try later"}',
+    ],
+)
+def test_a_token_that_comes_with_an_error_is_the_error(body: bytes) -> None:
+    failure = decode(200, body).failure()
+    assert isinstance(failure, ErrorResponse)
+    assert failure.status == 200
+
+
+def test_a_token_with_a_non_string_error_is_malformed() -> None:
+    failure = decode(200, b'{"access_token":"t","error":7}').failure()
+    assert isinstance(failure, MalformedResponse)
 
 
 @pytest.mark.parametrize("expires_in", [b"true", b"[3600]", b"{}", b"1e400"])

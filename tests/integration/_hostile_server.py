@@ -9,7 +9,8 @@ up when the client has gone, when the server stops, or when the script's time bu
 
 `python -m tests.integration._hostile_server URL ...` is the memory probe: a fresh
 process that sends one request through the real `Urllib3Transport` and prints, as
-JSON, the outcome and how far its resident memory rose meanwhile (see `probe`).
+JSON, the outcome and how far its resident memory rose meanwhile (see `probe`); with
+`--token` it asks a whole `ApiClient` for a token there instead (see `probe_token`).
 """
 
 from __future__ import annotations
@@ -408,13 +409,101 @@ def probe(url: str, *, limited: bool, warm_url: str | None) -> dict[str, object]
     }
 
 
+def _token_attempt(token_url: str, max_body_bytes: int | None) -> tuple[str | None, str]:
+    """Ask a fresh `ApiClient` (real `Urllib3Transport`, one attempt) for a token at `token_url`:
+    (the name of the `CcgError` raised, its message), or (None, "") if a token came."""
+    from ccg import (  # noqa: PLC0415 - the probe alone needs them
+        TOKEN_REQUEST_LIMITS,
+        ApiClient,
+        CcgError,
+        ClientCredentialsAuthCredentials,
+        Limits,
+        ResiliencePolicy,
+    )
+
+    limits = TOKEN_REQUEST_LIMITS
+    if max_body_bytes is not None:
+        limits = Limits(
+            connect_timeout=limits.connect_timeout,
+            read_timeout=limits.read_timeout,
+            total_timeout=limits.total_timeout,
+            max_body_bytes=max_body_bytes,
+        )
+
+    with ApiClient(
+        client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
+            o_auth_client_id="probe", o_auth_client_secret="probe-secret"
+        ),
+        token_url=token_url,
+        token_request_limits=limits,
+        resilience=ResiliencePolicy(max_attempts=1),
+    ) as client:
+        try:
+            client.auth_manager.token()
+        except CcgError as exc:
+            return type(exc).__name__, str(exc)
+    return None, ""
+
+
+def probe_token(
+    token_url: str, *, warm_token_url: str, max_body_bytes: int | None = None
+) -> dict[str, object]:
+    """Fetch a token from `token_url` through a whole `ApiClient`, twice; error and memory.
+
+    As `probe`, one level up: each attempt builds an `ApiClient` (its own
+    `Urllib3Transport`, the default token request limits, one attempt) and asks its
+    manager for a token, so the decoding, the core and the typed error are measured
+    too. The warm-up fetches a good token from `warm_token_url` the same way. The first
+    attempt is measured by the kernel (peak RSS minus RSS before), the second by
+    tracemalloc, as in `probe`.
+    """
+    warm_error, warm_message = _token_attempt(warm_token_url, max_body_bytes)
+    assert warm_error is None, warm_message
+    gc.collect()
+    reset = _reset_peak()
+    base = _status_kib("VmRSS")
+    started = time.monotonic()
+    error, message = _token_attempt(token_url, max_body_bytes)
+    elapsed = time.monotonic() - started
+    peak = _status_kib("VmHWM")
+    gc.collect()
+    tracemalloc.start()
+    again_error, _ = _token_attempt(token_url, max_body_bytes)
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "error": error,
+        "message": message,
+        "seconds": elapsed,
+        "base_kib": base,
+        "peak_kib": peak,
+        "growth_kib": peak - base,
+        "peak_was_reset": reset,
+        "again_error": again_error,
+        "traced_peak_kib": traced_peak // 1024,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=probe.__doc__)
     parser.add_argument("url")
     parser.add_argument("--warm-url")
     parser.add_argument("--unlimited", action="store_true", help="send without Limits")
+    parser.add_argument(
+        "--token",
+        action="store_true",
+        help="URL and --warm-url are token endpoints: fetch through ApiClient (probe_token)",
+    )
+    parser.add_argument("--max-body-bytes", type=int, help="with --token: the token body limit")
     args = parser.parse_args(argv)
-    result = probe(args.url, limited=not args.unlimited, warm_url=args.warm_url)
+    if args.token:
+        if args.warm_url is None:
+            parser.error("--token needs --warm-url")
+        result = probe_token(
+            args.url, warm_token_url=args.warm_url, max_body_bytes=args.max_body_bytes
+        )
+    else:
+        result = probe(args.url, limited=not args.unlimited, warm_url=args.warm_url)
     sys.stdout.write(json.dumps(result) + "\n")
 
 
