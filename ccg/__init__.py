@@ -30,6 +30,7 @@ from ccg._scopes import OAuthScopeEnum
 from ccg.core import (
     TOKEN_REQUEST_LIMITS,
     ClientAuthentication,
+    ClientSecretAuto,
     ClientSecretBasic,
     ClientSecretPost,
     Event,
@@ -70,6 +71,7 @@ __all__ = [
     "ClientAuthentication",
     "ClientCredentialsAuthCredentials",
     "ClientCredentialsAuthManager",
+    "ClientSecretAuto",
     "ClientSecretBasic",
     "ClientSecretPost",
     "Clock",

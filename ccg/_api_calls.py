@@ -89,7 +89,8 @@ def rejection(reply: HttpReply) -> str | None:
         return "HTTP 401"
     if challenge.error != "invalid_token":
         return None
-    detail = f": {challenge.error_description[:200]}" if challenge.error_description else ""
+    # Cut short (and scrubbed of the token it may echo) by the manager it is reported to.
+    detail = f": {challenge.error_description}" if challenge.error_description else ""
     return f"HTTP 401 invalid_token{detail}"
 
 

@@ -16,6 +16,7 @@ from typing import cast
 from ccg._checks import (
     checked_callable,
     checked_clock_skew,
+    checked_flag,
     checked_params,
     checked_scopes,
     checked_text,
@@ -24,6 +25,7 @@ from ccg._errors import ConfigurationError, InvalidTokenError
 from ccg.core import (
     TOKEN_REQUEST_LIMITS,
     ClientAuthentication,
+    ClientSecretAuto,
     ClientSecretBasic,
     ClientSecretPost,
     Event,
@@ -51,11 +53,14 @@ __all__ = ["ClientCredentialsAuthCredentials"]
 
 
 def _authentication(value: object, client_id: str) -> ClientAuthentication:
-    if not isinstance(value, ClientSecretBasic | ClientSecretPost):
+    if not isinstance(value, ClientSecretAuto | ClientSecretBasic | ClientSecretPost):
         raise ConfigurationError(
             "o_auth_client_authentication",
-            f"expected ClientSecretBasic() or ClientSecretPost(), got {type(value).__name__}",
+            "expected ClientSecretAuto(), ClientSecretBasic() or ClientSecretPost(), "
+            f"got {type(value).__name__}",
         )
+    if isinstance(value, ClientSecretAuto):
+        checked_flag("o_auth_client_authentication.allow_post", value.allow_post)
     if isinstance(value, ClientSecretBasic) and not value.form_encode and ":" in client_id:
         raise ConfigurationError(
             "o_auth_client_id", "contains ':' which raw (unencoded) Basic auth cannot carry"
@@ -99,7 +104,7 @@ class ClientCredentialsAuthCredentials:
         o_auth_on_token_update: OnTokenUpdate | None = None,
         o_auth_clock_skew: float | None = None,
         *,
-        o_auth_client_authentication: ClientAuthentication = ClientSecretBasic(),  # noqa: B008 - frozen
+        o_auth_client_authentication: ClientAuthentication = ClientSecretAuto(),  # noqa: B008 - frozen
         o_auth_token_request_params: Mapping[str, str | Sequence[str]] | None = None,
     ) -> None:
         self._client_id = checked_text("o_auth_client_id", o_auth_client_id)

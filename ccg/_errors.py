@@ -105,7 +105,9 @@ class OAuthProviderException(TokenAcquisitionError):
     def __init__(self, failure: ErrorResponse) -> None:
         detail = f": {failure.error_description}" if failure.error_description else ""
         super().__init__(
-            f"token endpoint answered HTTP {failure.status} {failure.error}{detail}", failure
+            f"token endpoint answered HTTP {failure.status} {failure.error}{detail}"
+            f"{_tried(failure.tried)}",
+            failure,
         )
         self.error: OAuthProviderError | str = failure.error
         """The §5.2 error code: an `OAuthProviderError` for the RFC's six, else the text sent."""
@@ -176,10 +178,21 @@ def exception_for(
     return error
 
 
+def _tried(forms: tuple[str, ...]) -> str:
+    return f" (client authentication tried: {', '.join(forms)})" if forms else ""
+
+
 def _exception_for(failure: TokenFailure) -> TokenAcquisitionError | InvalidTokenError:
     match failure:
         case ErrorResponse():
             return OAuthProviderException(failure)
+        case MalformedResponse(status=401 | 403 as status, reason=reason, tried=tried):
+            return TokenResponseError(
+                f"token endpoint refused the client's credentials (HTTP {status} without an "
+                "OAuth error; some servers answer a bad client id or secret, or a client "
+                f"authentication method they do not take, this way): {reason}{_tried(tried)}",
+                failure,
+            )
         case MalformedResponse(status=status, reason=reason):
             return TokenResponseError(
                 f"token endpoint reply (HTTP {status}) is unusable: {reason}", failure

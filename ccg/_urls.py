@@ -78,10 +78,11 @@ def check_url(
         port = parts.port
     except ValueError as exc:
         raise ConfigurationError(field, f"not a valid URL: {exc}") from None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(field, f"must be an absolute http(s) URL, got {url!r}")
-    if parts.username is not None or parts.password is not None:
+    # Credentials first, and the URL never quoted: whatever is wrong, it may hold a password.
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise ConfigurationError(field, "must not carry credentials in the URL")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(field, "must be an absolute http(s) URL with a host")
     if parts.fragment or url.endswith("#"):
         raise ConfigurationError(field, "must not have a #fragment")
     if not allow_query and (parts.query or "?" in url):

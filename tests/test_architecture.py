@@ -33,6 +33,9 @@ ALLOWED_MODULES: Final = frozenset(
         "functools",  # cached_property: Policy keeps the token request it built
         "math",
         "base64",
+        "binascii",  # base64's error type
+        "html",  # html.escape: a form the secret is scrubbed in
+        "json",  # json.dumps: the ASCII-escaped form of the secret, scrubbed too
         "re",
         "urllib.parse",
         "returns.result",

@@ -11,6 +11,7 @@ import pytest
 from ccg import (
     ApiClient,
     ClientCredentialsAuthCredentials,
+    ClientSecretAuto,
     ClientSecretBasic,
     ClientSecretPost,
     ConfigurationError,
@@ -55,7 +56,7 @@ def test_getters_return_what_was_given_with_the_seed_names() -> None:
     assert c.o_auth_token_provider is provider
     assert c.o_auth_on_token_update is update
     assert c.o_auth_clock_skew == 5.0
-    assert c.o_auth_client_authentication == ClientSecretBasic()
+    assert c.o_auth_client_authentication == ClientSecretAuto()
     assert c.o_auth_token_request_params == {}
 
 

@@ -8,6 +8,7 @@ randomness come in as a `Now` value; deadlines go out as values.
 from ccg.core._acceptance import accept_reply, accept_token, placed, token_request
 from ccg.core._answers import Answer, AwaitFlight, AwaitRetry, Fail, UseToken
 from ccg.core._challenge import BearerChallenge, bearer_challenge
+from ccg.core._client_auth import authentication_forms, form_name, refused_authentication
 from ccg.core._decision import Decision
 from ccg.core._effects import (
     CallTokenProvider,
@@ -17,6 +18,7 @@ from ccg.core._effects import (
     ReleaseWaiters,
 )
 from ccg.core._events import (
+    AuthenticationFallback,
     BreakerOpened,
     CoolDownStarted,
     Event,
@@ -83,6 +85,7 @@ from ccg.core._machine import (
 )
 from ccg.core._now import Now
 from ccg.core._policy import FLIGHT_GRACE, Policy, TokenSource
+from ccg.core._redaction import REDACTED, scrubbed, scrubbed_text, secret_forms
 from ccg.core._resilience import (
     FailureClass,
     ResiliencePolicy,
@@ -103,7 +106,9 @@ from ccg.core._token import (
 from ccg.core._wire import (
     BEARER,
     MAX_TOKEN_RESPONSE_BYTES,
+    AuthenticationForm,
     ClientAuthentication,
+    ClientSecretAuto,
     ClientSecretBasic,
     ClientSecretPost,
     TokenRequestSpec,
@@ -117,9 +122,12 @@ __all__ = [
     "FLIGHT_GRACE",
     "MAX_LIFETIME",
     "MAX_TOKEN_RESPONSE_BYTES",
+    "REDACTED",
     "TOKEN_REQUEST_LIMITS",
     "Abandoned",
     "Answer",
+    "AuthenticationFallback",
+    "AuthenticationForm",
     "AwaitFlight",
     "AwaitRetry",
     "BearerChallenge",
@@ -127,6 +135,7 @@ __all__ = [
     "CallTimedOut",
     "CallTokenProvider",
     "ClientAuthentication",
+    "ClientSecretAuto",
     "ClientSecretBasic",
     "ClientSecretPost",
     "Condition",
@@ -195,6 +204,7 @@ __all__ = [
     "UseToken",
     "accept_reply",
     "accept_token",
+    "authentication_forms",
     "backoff_ceiling",
     "bearer_challenge",
     "build_token_request",
@@ -204,13 +214,18 @@ __all__ = [
     "decode_token_reply",
     "effective_skew",
     "epoch_of_http_date",
+    "form_name",
     "header_problem",
     "initial_state",
     "not_before",
     "placed",
+    "refused_authentication",
     "retry_after",
     "retry_delay",
     "reusable_until",
+    "scrubbed",
+    "scrubbed_text",
+    "secret_forms",
     "step",
     "token_problem",
     "token_request",

@@ -8,8 +8,10 @@ provider, the setter or the constructor. Both check the token the same way
 clock: when it expires, when it stops being used (the skew), and when its soft
 refresh window opens.
 
-A token with no lifetime (`expires_in` absent or 0, and no `expiry`) lasts the
-policy's `default_lifetime`, or until an API rejects it. A token *arriving* from a
+A fetched token without `expires_in` (or with 0) that is a JWT gets its lifetime from
+its own claims (`_jwt.py`: `exp - iat`, else `exp` against the wall clock; read, never
+verified). A token with no lifetime at all lasts the policy's `default_lifetime`, or
+until an API rejects it. A token *arriving* from a
 flight inside the skew but before its expiry is used until its expiry rather than
 refused, so a server issuing lifetimes shorter than the skew does not make every
 call fetch.
@@ -24,6 +26,7 @@ from returns.result import Failure, Result, Success
 
 from ccg.core._failures import InvalidToken, TokenExpiredOnArrival, TokenFailure, TokenOrigin
 from ccg.core._http import HttpReply, HttpRequest
+from ccg.core._jwt import jwt_lifetime
 from ccg.core._now import Now
 from ccg.core._policy import Policy
 from ccg.core._state import Held
@@ -33,11 +36,21 @@ from ccg.core._wire import build_token_request, decode_token_reply
 __all__ = ["accept_reply", "accept_token", "placed", "token_request"]
 
 
-def token_request(policy: Policy, extra_params: tuple[tuple[str, str], ...] = ()) -> HttpRequest:
-    """The token request of `policy`, with `extra_params` added for this request only."""
+def token_request(
+    policy: Policy, extra_params: tuple[tuple[str, str], ...] = (), form: int = 0
+) -> HttpRequest:
+    """The token request of `policy` with its authentication form number `form`, and
+    `extra_params` added for this request only."""
+    last = len(policy.auth_forms) - 1
+    form = last if form > last else max(form, 0)  # a state made for another policy
     if not extra_params:
-        return policy.token_request
-    return build_token_request(policy.request, extra_params=extra_params, limits=policy.limits)
+        return policy.token_requests[form]
+    return build_token_request(
+        policy.request,
+        extra_params=extra_params,
+        limits=policy.limits,
+        form=policy.auth_forms[form],
+    )
 
 
 def placed(
@@ -91,11 +104,21 @@ def accept_reply(
     its expiry on arrival is refused (`TokenExpiredOnArrival`).
     """
     decoded = decode_token_reply(
-        reply, token_types=policy.token_types, max_body_bytes=policy.limits.max_body_bytes
+        reply,
+        token_types=policy.token_types,
+        max_body_bytes=policy.limits.max_body_bytes,
+        secret_forms=policy.secret_forms,
     )
     if not isinstance(decoded, Success):
         return Failure(decoded.failure())
     token: OAuthToken = decoded.unwrap()
+    if not token.expires_in:
+        # No lifetime given: a JWT's own claims say it (read, not verified).
+        stated = jwt_lifetime(token.access_token, now.wall)
+        if stated is not None:
+            if stated < 1:
+                return Failure(TokenExpiredOnArrival(expires_in=token.expires_in))
+            token = msgspec.structs.replace(token, expires_in=int(min(stated, MAX_LIFETIME)))
     lifetime = _lifetime(policy, token)
     if lifetime is None:
         return Success(placed(policy, token, math.inf, None, now))

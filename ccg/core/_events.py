@@ -12,6 +12,7 @@ from ccg.core._failures import TokenFailure, TokenOrigin
 from ccg.core._policy import TokenSource
 
 __all__ = [
+    "AuthenticationFallback",
     "BreakerOpened",
     "CoolDownStarted",
     "Event",
@@ -140,6 +141,17 @@ class UpdateCallbackFailed(
     """`ExceptionType: message` of what it raised."""
 
 
+class AuthenticationFallback(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="authentication_fallback"
+):
+    """The token endpoint refused one form of client authentication; the next is tried."""
+
+    refused: str
+    """The form refused, e.g. `client_secret_basic`."""
+    trying: str
+    """The form tried next, e.g. `client_secret_basic (raw)`."""
+
+
 class InsufficientScope(
     msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="insufficient_scope"
 ):
@@ -167,5 +179,6 @@ Event = (
     | StaleRejectionIgnored
     | UpdateCallbackFailed
     | InsufficientScope
+    | AuthenticationFallback
 )
 """Every fact ccg reports."""

@@ -76,6 +76,8 @@ class ErrorResponse(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="er
     """A page about the error, from the server."""
     headers: Headers = ()
     """The reply's headers (`Retry-After`, `WWW-Authenticate`, ...)."""
+    tried: tuple[str, ...] = ()
+    """The client authentication forms tried, in order, when every one was refused."""
 
 
 class MalformedResponse(
@@ -89,6 +91,8 @@ class MalformedResponse(
     """What was wrong with it, e.g. `access_token is missing`."""
     headers: Headers = ()
     """The reply's headers (`Retry-After`, ...)."""
+    tried: tuple[str, ...] = ()
+    """The client authentication forms tried, in order, when every one was refused."""
 
 
 class TokenExpiredOnArrival(

@@ -125,6 +125,11 @@ class HttpReply(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         """The body decoded as JSON (`msgspec.DecodeError` if it is not JSON)."""
         return msgspec.json.decode(self.body)
 
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What `rich` shows: as `repr`, the status and the body's size (a reply may echo
+        a secret or carry a token)."""
+        return [("status", self.status), ("body", f"<{len(self.body)} bytes>")]
+
     def __repr__(self) -> str:
         return f"HttpReply(status={self.status!r}, body=<{len(self.body)} bytes>)"
 

@@ -72,6 +72,7 @@ from returns.result import Failure, Result, Success
 
 from ccg.core._acceptance import accept_reply, accept_token, token_request
 from ccg.core._answers import AwaitFlight, AwaitRetry, Fail, UseToken
+from ccg.core._client_auth import form_name, refused_authentication
 from ccg.core._decision import Decision
 from ccg.core._effects import (
     CallTokenProvider,
@@ -81,6 +82,7 @@ from ccg.core._effects import (
     ReleaseWaiters,
 )
 from ccg.core._events import (
+    AuthenticationFallback,
     BreakerOpened,
     CoolDownStarted,
     Event,
@@ -259,7 +261,14 @@ def _outcome(
     match event:
         case TokenReplyReceived(reply=reply):
             accepted = accept_reply(policy, reply, flight.started, now)
-            return _settle(policy, state, flight, accepted, TokenOrigin.ENDPOINT, now)
+            # (A reply to a provider's flight is a shell's mistake; it has no forms to try.)
+            if (
+                isinstance(accepted, Success)
+                or state.auth_settled
+                or policy.source is not TokenSource.ENDPOINT
+            ):
+                return _settle(policy, state, flight, accepted, TokenOrigin.ENDPOINT, now)
+            return _refused(policy, state, flight, accepted.failure(), now)
         case TokenProvided(token=token):
             provided = _provided(policy, state, flight, token, now)
             return _settle(policy, state, flight, provided, TokenOrigin.PROVIDER, now)
@@ -379,7 +388,7 @@ def _start(policy: Policy, state: TokenState, now: Now, *, renewal: bool = False
     effect: Effect
     match policy.source:
         case TokenSource.ENDPOINT:
-            effect = FetchToken(flight=number, request=token_request(policy))
+            effect = FetchToken(flight=number, request=token_request(policy, form=state.auth))
         case TokenSource.PROVIDER:
             effect = CallTokenProvider(flight=number, last=current_token(state))
         case _:
@@ -428,6 +437,44 @@ def _headers(failure: TokenFailure) -> Headers:
             return headers
         case _:
             return ()
+
+
+def _refused(
+    policy: Policy, state: TokenState, flight: Flight, failure: TokenFailure, now: Now
+) -> Decision:
+    """Flight `flight`, whose form of client authentication has never got a token, failed.
+
+    A refusal of the credentials moves on to the next form (`ClientSecretAuto`): a new
+    flight at once, which this flight's waiters are released to wait for. Once each
+    form has been refused, the failure names the forms tried and the next flight starts
+    over from the first. Any other failure is only a failure.
+    """
+    forms = policy.auth_forms
+    if not refused_authentication(failure):
+        return _fail(policy, state, flight, failure, now)
+    auth = min(state.auth, len(forms) - 1)  # a state made for another policy: its last form
+    if auth + 1 < len(forms):
+        failure = scrubbed(failure, policy.secret_forms)
+        renewal = state.held is not None and now.monotonic < state.held.fresh_until
+        refused, trying = form_name(forms[auth]), form_name(forms[auth + 1])
+        started = _start(
+            policy,
+            msgspec.structs.replace(state, flight=None, auth=auth + 1),
+            now,
+            renewal=renewal,
+        )
+        return Decision(
+            state=started.state,
+            work=(ReleaseWaiters(flight=flight.id), *started.work),
+            events=(
+                FlightSettled(flight=flight.id, failure=failure, renewal=renewal),
+                AuthenticationFallback(refused=refused, trying=trying),
+                *started.events,
+            ),
+        )
+    if len(forms) > 1 and isinstance(failure, ErrorResponse | MalformedResponse):
+        failure = msgspec.structs.replace(failure, tried=tuple(form_name(f) for f in forms))
+    return _fail(policy, msgspec.structs.replace(state, auth=0), flight, failure, now)
 
 
 def _fail(
@@ -493,7 +540,13 @@ def _settle(
         FlightSettled(flight=flight.id, failure=None, renewal=renewal),
         TokenAdopted(origin=origin, expires_at=held.expires_at, refresh_at=held.refresh_at),
     )
-    adopted = TokenState(held=held, flights=state.flights, rejected_at=state.rejected_at)
+    adopted = TokenState(
+        held=held,
+        flights=state.flights,
+        rejected_at=state.rejected_at,
+        auth=state.auth,
+        auth_settled=state.auth_settled or origin is TokenOrigin.ENDPOINT,
+    )
     release = ReleaseWaiters(flight=flight.id)
     if policy.notify_updates and held.token != current_token(state):
         notify = NotifyTokenUpdate(token=held.token)

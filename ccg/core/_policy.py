@@ -13,11 +13,12 @@ from typing import Final
 
 import msgspec
 
+from ccg.core._client_auth import authentication_forms
 from ccg.core._http import TOKEN_REQUEST_LIMITS, HttpRequest, Limits
 from ccg.core._redaction import secret_forms
 from ccg.core._resilience import ResiliencePolicy
 from ccg.core._token import DEFAULT_CLOCK_SKEW
-from ccg.core._wire import BEARER, TokenRequestSpec, build_token_request
+from ccg.core._wire import BEARER, AuthenticationForm, TokenRequestSpec, build_token_request
 
 __all__ = ["FLIGHT_GRACE", "Policy", "TokenSource"]
 
@@ -63,6 +64,20 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         return secret_forms(self.request.client_id, self.request.client_secret)
 
     @functools.cached_property
+    def auth_forms(self) -> tuple[AuthenticationForm, ...]:
+        """The client authentication forms tried in order (one unless `ClientSecretAuto`)."""
+        return authentication_forms(self.request)
+
+    @functools.cached_property
+    def token_requests(self) -> tuple[HttpRequest, ...]:
+        """The token request of each form in `auth_forms` (built once: the settings never
+        change)."""
+        return tuple(
+            build_token_request(self.request, limits=self.limits, form=form)
+            for form in self.auth_forms
+        )
+
+    @property
     def token_request(self) -> HttpRequest:
-        """The token request every fetch sends (built once: the settings never change)."""
-        return build_token_request(self.request, limits=self.limits)
+        """The token request of the first form."""
+        return self.token_requests[0]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import enum
+import html
+import json
 import re
 from typing import Final, cast
 from urllib.parse import quote, quote_plus
@@ -36,6 +38,7 @@ _FIELD: Final = re.compile(
 
 def secret_forms(client_id: str, client_secret: str) -> tuple[str, ...]:
     """Every form in which `client_secret` may come back, longest first."""
+    ascii_json = json.dumps(client_secret)[1:-1]  # non-ASCII as \\uXXXX
     forms = {
         client_secret,
         quote(client_secret, safe=""),
@@ -43,12 +46,18 @@ def secret_forms(client_id: str, client_secret: str) -> tuple[str, ...]:
         quote_plus(client_secret, safe=""),
         repr(client_secret)[1:-1],
         msgspec.json.encode(client_secret).decode()[1:-1],
+        ascii_json,
+        # Go's encoding/json also escapes <, > and & (as \\u003c, \\u003e, \\u0026).
+        ascii_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
+        html.escape(client_secret, quote=False),
+        html.escape(client_secret),
     }
     for user, password in (
         (client_id, client_secret),
         (quote(client_id, safe=""), quote(client_secret, safe="")),
     ):
-        forms.add(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        forms.update((basic, quote(basic, safe=""), basic.rstrip("=")))
     return tuple(sorted((f for f in forms if len(f) >= _SHORTEST), key=len, reverse=True))
 
 

@@ -84,6 +84,11 @@ class TokenState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Transient failures in a row since the last token: sets the backoff and the breaker."""
     rejected_at: float = -math.inf
     """When a protected endpoint last rejected the held token and it was let go."""
+    auth: int = 0
+    """The client authentication form (an index into `Policy.auth_forms`) the next token
+    request uses."""
+    auth_settled: bool = False
+    """A token request with that form got a token: no other form is tried again."""
 
 
 class Condition(StrEnum):

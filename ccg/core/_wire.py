@@ -22,15 +22,19 @@ from ccg.core._failures import (
     TokenFailure,
 )
 from ccg.core._http import HttpReply, HttpRequest, Limits
+from ccg.core._redaction import scrubbed_text
 from ccg.core._token import MAX_LIFETIME, OAuthToken, header_problem
 
 __all__ = [
     "BEARER",
     "MAX_TOKEN_RESPONSE_BYTES",
+    "AuthenticationForm",
     "ClientAuthentication",
+    "ClientSecretAuto",
     "ClientSecretBasic",
     "ClientSecretPost",
     "TokenRequestSpec",
+    "basic_credentials",
     "build_token_request",
     "decode_token_reply",
 ]
@@ -58,8 +62,27 @@ class ClientSecretPost(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=
     """`client_secret_post`: `client_id` and `client_secret` in the form body."""
 
 
-ClientAuthentication = ClientSecretBasic | ClientSecretPost
+class ClientSecretAuto(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="auto"):
+    """`client_secret_basic` that adapts to the server (the default).
+
+    Servers split on RFC 6749 §2.3.1: some decode the form-encoded id and secret in the
+    Basic header, others read them raw. The two differ only for ids and secrets with
+    characters outside `[A-Za-z0-9_.~-]`. Form-encoded Basic goes first; when it is
+    refused (`invalid_client`, or a 401/403 without an OAuth error body) raw Basic is
+    tried once if it differs, then `client_secret_post` once if `allow_post` (the
+    server's metadata lists it, or you allow it). What worked is kept for the client's
+    later fetches; when every form is refused, the error lists the forms tried.
+    """
+
+    allow_post: bool = False
+    """Also try `client_secret_post` (once, last)."""
+
+
+ClientAuthentication = ClientSecretAuto | ClientSecretBasic | ClientSecretPost
 """How the client proves who it is to the token endpoint."""
+
+AuthenticationForm = ClientSecretBasic | ClientSecretPost
+"""One concrete way of sending the credentials, as a request carries them."""
 
 
 class TokenRequestSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -78,8 +101,8 @@ class TokenRequestSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Scopes to ask for; `scope` is sent space-joined, and only when there are some."""
     extra_params: tuple[tuple[str, str], ...] = ()
     """Further form parameters sent on every fetch (`audience`, `resource`, ...), in order."""
-    authentication: ClientAuthentication = ClientSecretBasic()
-    """`client_secret_basic` (form-encoded) unless told otherwise."""
+    authentication: ClientAuthentication = ClientSecretAuto()
+    """Adaptive `client_secret_basic` (form-encoded first) unless told otherwise."""
 
     def __rich_repr__(self) -> list[tuple[str, object]]:
         """What `rich` shows: the fields, with the secret redacted."""
@@ -119,7 +142,9 @@ def _form_encoded(pairs: list[tuple[str, str]]) -> bytes:
     ).encode("ascii")
 
 
-def _basic_credentials(client_id: str, client_secret: str, form_encode: bool) -> str:
+def basic_credentials(client_id: str, client_secret: str, *, form_encode: bool) -> str:
+    """The `Authorization` value of `client_secret_basic`: `Basic base64(id:secret)`, the
+    two form-urlencoded first (RFC 6749 §2.3.1) unless `form_encode` is False."""
     if form_encode:
         client_id, client_secret = _quoted(client_id), _quoted(client_secret)
     raw = f"{client_id}:{client_secret}".encode()
@@ -131,6 +156,7 @@ def build_token_request(
     *,
     extra_params: tuple[tuple[str, str], ...] = (),
     limits: Limits | None = None,
+    form: AuthenticationForm | None = None,
 ) -> HttpRequest:
     """The RFC 6749 §4.4.2 access token request for `spec`, plus `extra_params` for this one.
 
@@ -140,26 +166,28 @@ def build_token_request(
     >>> r.method, r.body
     ('POST', b'grant_type=client_credentials&scope=read+write')
     """
-    form: list[tuple[str, str]] = [("grant_type", "client_credentials")]
+    fields: list[tuple[str, str]] = [("grant_type", "client_credentials")]
     if spec.scopes:
-        form.append(("scope", " ".join(spec.scopes)))
-    form.extend(spec.extra_params)
-    form.extend(extra_params)
+        fields.append(("scope", " ".join(spec.scopes)))
+    fields.extend(spec.extra_params)
+    fields.extend(extra_params)
     headers = [
         ("Content-Type", "application/x-www-form-urlencoded"),
         ("Accept", "application/json"),
     ]
-    auth = spec.authentication
+    auth = spec.authentication if form is None else form
+    if isinstance(auth, ClientSecretAuto):
+        auth = ClientSecretBasic()
     if isinstance(auth, ClientSecretBasic):
-        basic = _basic_credentials(spec.client_id, spec.client_secret, auth.form_encode)
+        basic = basic_credentials(spec.client_id, spec.client_secret, form_encode=auth.form_encode)
         headers.append(("Authorization", basic))
     else:
-        form.extend((("client_id", spec.client_id), ("client_secret", spec.client_secret)))
+        fields.extend((("client_id", spec.client_id), ("client_secret", spec.client_secret)))
     return HttpRequest(
         method="POST",
         url=spec.token_url,
         headers=tuple(headers),
-        body=_form_encoded(form),
+        body=_form_encoded(fields),
         limits=limits,
     )
 
@@ -191,14 +219,21 @@ _KNOWN_ERRORS: Final = {e.value: e for e in OAuthProviderError}
 _LIFETIME_TEXT: Final = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,9})?")
 
 
-def _lifetime(raw: int | float | str | None) -> int | str | None:
+def _clipped(text: str, limit: int, forms: tuple[str, ...]) -> str:
+    """At most `limit` characters of `text`, scrubbed of the secret's `forms` first (so
+    that no form is cut in two and left half visible)."""
+    longest = len(forms[0]) if forms else 0
+    return scrubbed_text(text[: limit + longest], forms)[:limit]
+
+
+def _lifetime(raw: int | float | str | None, forms: tuple[str, ...] = ()) -> int | str | None:
     """`expires_in` as whole seconds, None if absent, or a string saying why it is unusable."""
     if raw is None:
         return None
     if isinstance(raw, str):
         text = raw.strip()
         if not _LIFETIME_TEXT.fullmatch(text):
-            return f"expires_in is not a number: {raw[:40]!r}"
+            return f"expires_in is not a number: {_clipped(raw, 40, forms)!r}"
         raw = float(text) if "." in text else int(text)
     if raw < 0:
         return f"expires_in is negative: {raw}"
@@ -211,7 +246,7 @@ def _lifetime(raw: int | float | str | None) -> int | str | None:
 
 
 def _decode_token(
-    reply: HttpReply, token_types: tuple[str, ...]
+    reply: HttpReply, token_types: tuple[str, ...], forms: tuple[str, ...]
 ) -> Result[OAuthToken, TokenFailure]:
     def malformed(reason: str) -> Failure[TokenFailure]:
         return Failure(MalformedResponse(status=reply.status, reason=reason, headers=reply.headers))
@@ -220,19 +255,20 @@ def _decode_token(
         body = _TOKEN_DECODER.decode(reply.body)
     except _UNDECODABLE as exc:
         # Some servers report errors with a 200; an error body is still an error.
-        error = _decode_error(reply)
+        error = _decode_error(reply, forms)
         if isinstance(error, ErrorResponse):
             return Failure(error)
         return malformed(f"not a token: {type(exc).__name__}: {str(exc)[:200]}")
     if body.error is not None:
         # A token that comes with an error is not trusted: the error wins (as in oauthlib).
-        return Failure(_decode_error(reply))
+        return Failure(_decode_error(reply, forms))
     unsafe = header_problem("access_token", body.access_token)
     if unsafe is not None:
         return malformed(unsafe)
     if body.token_type.lower() not in token_types:
-        return malformed(f"token_type {body.token_type[:40]!r} is not one of {token_types}")
-    lifetime = _lifetime(body.expires_in)
+        token_type = _clipped(body.token_type, 40, forms)
+        return malformed(f"token_type {token_type!r} is not one of {token_types}")
+    lifetime = _lifetime(body.expires_in, forms)
     if isinstance(lifetime, str):
         return malformed(lifetime)
     # Advice only (Azure AD's `refresh_in`): an unusable one is ignored, not fatal.
@@ -249,15 +285,16 @@ def _decode_token(
     )
 
 
-def _decode_error(reply: HttpReply) -> TokenFailure:
+def _decode_error(reply: HttpReply, forms: tuple[str, ...]) -> TokenFailure:
     try:
         body = _ERROR_DECODER.decode(reply.body)
     except _UNDECODABLE:
-        snippet = (
-            "<withheld: it mentions an access_token>"
-            if b"access_token" in reply.body
-            else repr(reply.body[:200].decode("utf-8", "replace"))
-        )
+        if b"access_token" in reply.body:
+            snippet = "<withheld: it mentions an access_token>"
+        elif b"grant_type" in reply.body or b"client_secret" in reply.body:
+            snippet = "<withheld: it echoes the token request>"
+        else:
+            snippet = repr(_clipped(reply.body.decode("utf-8", "replace"), 200, forms))
         return MalformedResponse(
             status=reply.status,
             reason=f"HTTP {reply.status} without an OAuth error: {snippet}",
@@ -277,11 +314,14 @@ def decode_token_reply(
     *,
     token_types: tuple[str, ...] = BEARER,
     max_body_bytes: int | None = MAX_TOKEN_RESPONSE_BYTES,
+    secret_forms: tuple[str, ...] = (),
 ) -> Result[OAuthToken, TokenFailure]:
     """The token in a 2xx reply (§5.1), or why there is none (§5.2 error or malformed).
 
     `token_types` are the accepted `token_type`s in lower case. A body over
     `max_body_bytes` is refused undecoded (a transport should not have read it).
+    Text quoted from the reply is scrubbed of `secret_forms` (see `secret_forms()`)
+    before it is cut short; a body that echoes the token request is not quoted.
     The token has no `expiry` yet: whoever receives it stamps it.
     """
     if max_body_bytes is not None and len(reply.body) > max_body_bytes:
@@ -293,5 +333,5 @@ def decode_token_reply(
             )
         )
     if 200 <= reply.status < 300:
-        return _decode_token(reply, token_types)
-    return Failure(_decode_error(reply))
+        return _decode_token(reply, token_types, secret_forms)
+    return Failure(_decode_error(reply, secret_forms))

@@ -51,7 +51,16 @@ from ccg.core import (
 )
 from ccg.interp._cell import TokenCell
 from ccg.interp._clock import SYSTEM_CLOCK, Clock, SystemClock
-from ccg.interp._driver import Background, Flow, Work, acquire, fetch, reacquire, set_token
+from ccg.interp._driver import (
+    Background,
+    Flow,
+    Work,
+    acquire,
+    fetch,
+    reacquire,
+    reported,
+    set_token,
+)
 from ccg.interp._event_log import LOGGER, event_sink
 from ccg.interp._manager import ClientCredentialsAuthManager
 from ccg.interp._setup import new_cell
@@ -305,7 +314,7 @@ class AsyncClientCredentialsAuthManager:
 
     def report(self, *events: Event) -> None:
         """Log `events` and pass them to `on_event`."""
-        self._emit(events)
+        self._emit(reported(self._cell, events))
 
     async def aclose(self) -> None:
         """Wait for the background renewals and fetches this manager started."""

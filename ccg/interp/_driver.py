@@ -24,6 +24,7 @@ from collections.abc import Generator
 from contextvars import ContextVar
 from typing import Final, NoReturn, TypeAlias, TypeVar, cast
 
+import msgspec
 from returns.result import Failure, Success
 
 from ccg._errors import ReentrantTokenRequest, exception_for
@@ -34,6 +35,8 @@ from ccg.core import (
     AwaitRetry,
     CallTokenProvider,
     Decision,
+    ErrorResponse,
+    Event,
     Fail,
     FetchToken,
     FlightAbandoned,
@@ -41,10 +44,13 @@ from ccg.core import (
     HttpReply,
     HttpRequest,
     Input,
+    InsufficientScope,
+    MalformedResponse,
     NotifyTokenUpdate,
     NoUsableToken,
     OAuthToken,
     RejectedByApi,
+    TokenFailure,
     TokenNeeded,
     TokenProvided,
     TokenProviderRaised,
@@ -57,6 +63,11 @@ from ccg.core import (
     TransportFailure,
     UseToken,
     accept_reply,
+    current_token,
+    form_name,
+    refused_authentication,
+    scrubbed,
+    scrubbed_text,
     token_request,
 )
 from ccg.interp._cell import TokenCell
@@ -67,8 +78,10 @@ __all__ = [
     "Flow",
     "Work",
     "acquire",
+    "api_text",
     "fetch",
     "reacquire",
+    "reported",
     "set_token",
 ]
 
@@ -269,12 +282,36 @@ def acquire(cell: TokenCell, *, detach: bool = False) -> Flow[OAuthToken]:
     return answer.token
 
 
+_LONGEST_API_TEXT: Final = 300
+"""Characters of an API's own words (a 401's `error_description`, a 403's `scope`) kept."""
+
+
+def api_text(cell: TokenCell, text: str, sent: OAuthToken | None = None) -> str:
+    """`text` from an API, cut short, scrubbed first of the secret and of the tokens it
+    may echo back: the one the request carried (`sent`) and the one held."""
+    tokens = {t.access_token for t in (sent, current_token(cell.state)) if t is not None}
+    forms = tuple(sorted(tokens, key=len, reverse=True)) + cell.policy.secret_forms
+    longest = max((len(f) for f in forms), default=0)
+    return scrubbed_text(text[: _LONGEST_API_TEXT + longest], forms)[:_LONGEST_API_TEXT]
+
+
+def reported(cell: TokenCell, events: tuple[Event, ...]) -> tuple[Event, ...]:
+    """`events` an API call reports, with the API's own words passed through `api_text`."""
+    return tuple(
+        msgspec.structs.replace(e, scope=api_text(cell, e.scope))
+        if isinstance(e, InsufficientScope) and e.scope is not None
+        else e
+        for e in events
+    )
+
+
 def reacquire(
     cell: TokenCell, token: OAuthToken, reason: str, *, detach: bool = False
 ) -> Flow[OAuthToken | None]:
     """After a protected endpoint rejected `token` (why: `reason`): the token to replay the
     request with, or None when it should not be replayed (a second rejection in a row:
     the machine cools down). Other failures to get a token raise their typed error."""
+    reason = api_text(cell, reason, token)
     answer, cause = yield from _obtain(cell, TokenRejected(token=token, reason=reason), detach)
     if isinstance(answer, Fail):
         if isinstance(answer.failure, RejectedByApi):
@@ -292,22 +329,39 @@ def set_token(cell: TokenCell, token: object) -> Flow[None]:
 
 def fetch(cell: TokenCell, extra_params: tuple[tuple[str, str], ...]) -> Flow[OAuthToken]:
     """A new token straight from the endpoint, neither held nor announced (the seed's
-    `fetch_token()`): the machine's request, checks and stamping, outside any flight."""
+    `fetch_token()`): the machine's request, checks and stamping, outside any flight.
+
+    It starts from the form of client authentication the client has settled on (or
+    will try next); under `ClientSecretAuto` a refusal moves on to the next form, as a
+    flight does, without the client remembering it. Failures are scrubbed of the
+    secret as the machine's are."""
     policy = cell.policy
-    started = cell.now().monotonic
-    try:
-        outcome = yield token_request(policy, extra_params)
-    except Exception as exc:  # a transport reports failures as values; this is a surprise
-        _raise(cell, Fail(failure=Abandoned(reason=_describe(exc))), exc)
-    produced = _reply_input(0, outcome)
-    match produced:
-        case TokenReplyReceived(reply=reply):
-            accepted = accept_reply(policy, reply, started, cell.now())
-            if isinstance(accepted, Success):
-                held: Held = accepted.unwrap()
-                return held.token
-            _raise(cell, Fail(failure=accepted.failure()), None)
-        case TokenRequestFailed(failure=failure):
-            _raise(cell, Fail(failure=failure), None)
-        case _:
-            _raise(cell, Fail(failure=Abandoned(reason=produced.reason)), None)
+    state = cell.state
+    forms = policy.auth_forms
+    form = min(state.auth, len(forms) - 1)
+    while True:
+        started = cell.now().monotonic
+        try:
+            outcome = yield token_request(policy, extra_params, form)
+        except Exception as exc:  # a transport reports failures as values; this is a surprise
+            _raise(cell, Fail(failure=Abandoned(reason=_describe(exc))), exc)
+        produced = _reply_input(0, outcome)
+        failure: TokenFailure
+        match produced:
+            case TokenReplyReceived(reply=reply):
+                accepted = accept_reply(policy, reply, started, cell.now())
+                if isinstance(accepted, Success):
+                    held: Held = accepted.unwrap()
+                    return held.token
+                failure = accepted.failure()
+            case TokenRequestFailed(failure=transport_failure):
+                failure = transport_failure
+            case _:
+                failure = Abandoned(reason=produced.reason)
+        refused = not state.auth_settled and refused_authentication(failure)
+        if refused and form + 1 < len(forms):
+            form += 1
+            continue
+        if refused and len(forms) > 1 and isinstance(failure, ErrorResponse | MalformedResponse):
+            failure = msgspec.structs.replace(failure, tried=tuple(form_name(f) for f in forms))
+        _raise(cell, Fail(failure=scrubbed(failure, policy.secret_forms)), None)

@@ -13,6 +13,7 @@ from typing import Final, assert_never
 
 from ccg._errors import exception_for
 from ccg.core import (
+    AuthenticationFallback,
     BreakerOpened,
     CoolDownStarted,
     Event,
@@ -71,6 +72,8 @@ def describe(event: Event) -> tuple[int, str]:
             return logging.INFO, f"the API rejected the token ({reason}); getting a new one"
         case UpdateCallbackFailed(reason=reason):
             return logging.INFO, f"o_auth_on_token_update raised {reason}; the token is kept"
+        case AuthenticationFallback(refused=refused, trying=trying):
+            return logging.INFO, f"the token endpoint refused {refused}; trying {trying}"
         case InsufficientScope(status=status, scope=scope):
             needed = "" if scope is None else f"; it needs scope {scope!r}"
             return logging.INFO, f"the API answered {status} insufficient_scope{needed}"

@@ -45,7 +45,16 @@ from ccg.core import (
 )
 from ccg.interp._cell import TokenCell
 from ccg.interp._clock import SYSTEM_CLOCK, Clock
-from ccg.interp._driver import Background, Flow, Work, acquire, fetch, reacquire, set_token
+from ccg.interp._driver import (
+    Background,
+    Flow,
+    Work,
+    acquire,
+    fetch,
+    reacquire,
+    reported,
+    set_token,
+)
 from ccg.interp._event_log import LOGGER, event_sink
 from ccg.interp._setup import new_cell
 from ccg.interp._transport import Transport
@@ -243,7 +252,7 @@ class ClientCredentialsAuthManager:
     def report(self, *events: Event) -> None:
         """Log `events` and pass them to `on_event`, as the manager's own are (an
         `ApiClient` reports an API's 403 `insufficient_scope` this way)."""
-        self._emit(events)
+        self._emit(reported(self._cell, events))
 
     # -- the shell ----------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from ccg.core import (
     CallTimedOut,
     CallTokenProvider,
     ClientAuthentication,
+    ClientSecretAuto,
     ClientSecretBasic,
     ClientSecretPost,
     Effect,
@@ -661,6 +662,9 @@ def _states(draw: st.DrawFn) -> TokenState:
         flights=started_flights,
         streak=draw(st.sampled_from([0, 0, 1, 4, 5]) | st.integers(0, 100)),
         rejected_at=draw(st.just(-math.inf) | monotonic_times()),
+        # Form numbers past a policy's last form too: a state may meet another policy.
+        auth=draw(st.sampled_from([0, 0, 1, 2, 5])),
+        auth_settled=draw(st.booleans()),
     )
 
 
@@ -690,9 +694,16 @@ def flight_ids(state: TokenState) -> st.SearchStrategy[int]:
 
 @_cached
 def client_authentications() -> st.SearchStrategy[ClientAuthentication]:
-    """`client_secret_basic` (form-encoded or raw) or `client_secret_post`."""
+    """Adaptive (with or without the post fallback), `client_secret_basic` (form-encoded
+    or raw) or `client_secret_post`."""
     return st.sampled_from(
-        [ClientSecretBasic(), ClientSecretBasic(form_encode=False), ClientSecretPost()]
+        [
+            ClientSecretAuto(),
+            ClientSecretAuto(allow_post=True),
+            ClientSecretBasic(),
+            ClientSecretBasic(form_encode=False),
+            ClientSecretPost(),
+        ]
     )
 
 
@@ -705,6 +716,12 @@ _SPECS: Final = (
         scopes=("read", "write"),
         extra_params=(("audience", "api"),),
         authentication=ClientSecretPost(),
+    ),
+    TokenRequestSpec(
+        token_url="https://as.example/token",
+        client_id="svc",
+        client_secret="p%q+r s",
+        authentication=ClientSecretAuto(allow_post=True),
     ),
 )
 

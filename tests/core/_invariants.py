@@ -21,6 +21,7 @@ from typing import Final, Literal
 import msgspec
 
 from ccg.core import (
+    AuthenticationFallback,
     AwaitFlight,
     AwaitRetry,
     BreakerOpened,
@@ -76,7 +77,9 @@ from ccg.core import (
     reusable_until,
     step,
     token_problem,
+    token_request,
 )
+from ccg.core._client_auth import form_name, refused_authentication
 
 TEN_YEARS: Final = 10 * 365 * 86_400
 """The longest lifetime the core believes; longer ones are clamped to it."""
@@ -319,6 +322,11 @@ def expected_retried(
     return None
 
 
+def fell_back(decision: Decision) -> bool:
+    """The step moved on to the next form of client authentication (`ClientSecretAuto`)."""
+    return any(isinstance(e, AuthenticationFallback) for e in decision.events)
+
+
 def check_failure_recorded(
     policy: Policy,
     before: TokenState,
@@ -427,8 +435,14 @@ def check_flight_numbering(
     after = decision.state
     if new_flight(before, decision):
         assert after.flight is not None
-        assert isinstance(event, TokenNeeded | TokenRejected)
-        assert before.flight is None or before.flight.deadline <= now.monotonic, "not overdue"
+        if fell_back(decision):
+            # The next form, at once: the refused flight's outcome starts it.
+            assert isinstance(event, TokenReplyReceived)
+            assert before.flight is not None
+            assert before.flight.id == event.flight
+        else:
+            assert isinstance(event, TokenNeeded | TokenRejected)
+            assert before.flight is None or before.flight.deadline <= now.monotonic, "not overdue"
         assert after.flight.id == after.flights == before.flights + 1
         assert after.flight.source == policy.source
         assert after.flight.started == now.monotonic
@@ -456,6 +470,8 @@ def check_effects(
         assert effect.flight == decision.state.flight.id
         if policy.source is TokenSource.ENDPOINT:
             assert isinstance(effect, FetchToken)
+            # The request of the form the state says is next.
+            assert effect.request == token_request(policy, form=decision.state.auth)
         else:
             assert effect == CallTokenProvider(flight=effect.flight, last=held_token(before))
     else:
@@ -550,6 +566,8 @@ def check_outcomes(
     if flight is None or before.flight is None or before.flight.id != flight:
         return
     after = decision.state
+    if check_fallback(policy, before, event, now, decision):
+        return
     assert after.flight is None
     settled = [e for e in decision.events if isinstance(e, FlightSettled)]
     assert len(settled) == 1
@@ -560,7 +578,12 @@ def check_outcomes(
     if failure is None:
         assert after.held is not None
         assert after == TokenState(
-            held=after.held, flights=before.flights, rejected_at=before.rejected_at
+            held=after.held,
+            flights=before.flights,
+            rejected_at=before.rejected_at,
+            auth=before.auth,
+            # A form that got a token from the endpoint is the one kept.
+            auth_settled=before.auth_settled or isinstance(event, TokenReplyReceived),
         )
         assert decision.answer in (None, UseToken(token=after.held.token))
         # A flight's token is usable when it arrives, and not due for renewal again yet.
@@ -588,9 +611,59 @@ def check_outcomes(
         assert decision.answer is None
         assert decision.work == (ReleaseWaiters(flight=flight),)
         assert after == msgspec.structs.replace(
-            before, flight=None, failure=after.failure, streak=after.streak
+            before, flight=None, failure=after.failure, streak=after.streak, auth=after.auth
         )
+        # Every form refused: the next flight starts over from the first.
+        every_form_refused = (
+            isinstance(event, TokenReplyReceived)
+            and policy.source is TokenSource.ENDPOINT
+            and not before.auth_settled
+            and refused_authentication(failure)
+        )
+        assert after.auth == (0 if every_form_refused else before.auth)
+        tried = tuple(form_name(f) for f in policy.auth_forms)
+        if every_form_refused and len(tried) > 1:
+            assert isinstance(failure, ErrorResponse | MalformedResponse)
+            assert failure.tried == tried
         check_failure_recorded(policy, before, failure, now, decision)
+
+
+def check_fallback(
+    policy: Policy, before: TokenState, event: Input, now: Now, decision: Decision
+) -> bool:
+    """A refusal of the credentials by a form that never got a token moves on to the
+    next form (never back, never past the last): the refused flight settles with the
+    refusal, its waiters are released, and a new flight sends the next form's request.
+    Whether the step fell back."""
+    if not fell_back(decision):
+        return False
+    assert isinstance(event, TokenReplyReceived)
+    assert policy.source is TokenSource.ENDPOINT
+    assert not before.auth_settled
+    assert before.flight is not None
+    forms = policy.auth_forms
+    auth = min(before.auth, len(forms) - 1)
+    assert auth + 1 < len(forms)
+    after = decision.state
+    number = before.flights + 1
+    assert after == msgspec.structs.replace(
+        before, flight=after.flight, flights=number, auth=auth + 1
+    )
+    assert after.flight is not None
+    assert after.flight.id == number
+    assert decision.answer is None
+    assert decision.work == (
+        ReleaseWaiters(flight=before.flight.id),
+        FetchToken(flight=number, request=token_request(policy, form=auth + 1)),
+    )
+    settled = [e for e in decision.events if isinstance(e, FlightSettled)]
+    assert len(settled) == 1
+    assert settled[0].failure is not None
+    assert refused_authentication(settled[0].failure)
+    assert [e for e in decision.events if isinstance(e, AuthenticationFallback)] == [
+        AuthenticationFallback(refused=form_name(forms[auth]), trying=form_name(forms[auth + 1]))
+    ]
+    return True
 
 
 def check_needed(
@@ -792,7 +865,9 @@ def check_events(
     started = [e for e in decision.events if isinstance(e, FlightStarted)]
     if new_flight(before, decision):
         assert decision.state.flight is not None
-        renewal = isinstance(decision.answer, UseToken)
+        renewal = isinstance(decision.answer, UseToken) or (
+            fell_back(decision) and fresh(before, now)
+        )
         assert started == [
             FlightStarted(flight=decision.state.flight.id, source=policy.source, renewal=renewal)
         ]

@@ -54,7 +54,7 @@ from ccg.testing.strategies import (
     step_cases,
     tokens,
 )
-from tests.core._invariants import OUTCOMES, PRODUCING, check_step
+from tests.core._invariants import OUTCOMES, PRODUCING, check_fallback, check_step
 
 
 @given(case=step_cases())
@@ -103,7 +103,9 @@ def test_a_hostile_reply_fails_the_flight_it_answers(
     """Every hostile reply, deep nesting included, ends the flight it answers without an
     exception: with a wire failure, the held token kept, or with a sound token (a few
     hostile-looking replies are valid: with duplicate keys the last wins, and JSON nested
-    within the interpreter's recursion limit in an unknown member is still a token)."""
+    within the interpreter's recursion limit in an unknown member is still a token). A
+    refusal of the credentials under `ClientSecretAuto` ends it by starting the next
+    form's flight (`check_fallback` says how)."""
     started = now.monotonic - age
     state = TokenState(
         held=held,
@@ -113,6 +115,8 @@ def test_a_hostile_reply_fails_the_flight_it_answers(
     event = TokenReplyReceived(flight=flight, reply=reply)
     decision = step(policy, state, event, now)
     check_step(policy, state, event, now, decision)
+    if check_fallback(policy, state, event, now, decision):
+        return
     assert decision.state.flight is None
     record = decision.state.failure
     if record is not None:

@@ -21,16 +21,19 @@ from __future__ import annotations
 import math
 from typing import Final, NamedTuple
 
+import msgspec
 import pytest
 from returns.result import Failure, Result, Success
 
 from ccg.core import (
     Abandoned,
+    AuthenticationFallback,
     AwaitFlight,
     AwaitRetry,
     BreakerOpened,
     CallTimedOut,
     CallTokenProvider,
+    ClientSecretAuto,
     CoolDownStarted,
     Decision,
     ErrorResponse,
@@ -1134,7 +1137,13 @@ def adopted_2(
         FlightSettled(flight=2, failure=None, renewal=renewal),
         TokenAdopted(origin=origin, expires_at=held.expires_at, refresh_at=held.refresh_at),
     )
-    state = TokenState(held=held, flights=2, rejected_at=rejected_at)
+    # A token from the endpoint settles the form of client authentication that got it.
+    state = TokenState(
+        held=held,
+        flights=2,
+        rejected_at=rejected_at,
+        auth_settled=origin is TokenOrigin.ENDPOINT,
+    )
     if notify:
         return Decision(
             state=state,
@@ -2302,9 +2311,159 @@ CALLBACK_ROWS: Final = [
     ),
 ]
 
+# -- adaptive client authentication (ClientSecretAuto) --------------------------------------
+
+ADAPTIVE: Final = Policy(
+    request=msgspec.structs.replace(
+        SPEC, client_secret="p%q+r s", authentication=ClientSecretAuto(allow_post=True)
+    )
+)
+"""Form-encoded Basic, raw Basic (the secret needs encoding, so they differ), then post."""
+EMPTY_403_REPLY: Final = HttpReply(status=403, body=b"")
+EMPTY_403: Final = MalformedResponse(
+    status=403, reason="HTTP 403 without an OAuth error: ''", headers=()
+)
+FORMS: Final = ("client_secret_basic", "client_secret_basic (raw)", "client_secret_post")
+
+
+def fell_back_to(form: int, failure: TokenFailure, held: Held | None = HELD_STALE) -> Decision:
+    """Flight 2's form (`form - 1`) refused: flight 3 sends form `form` at once, flight
+    2's waiters released to wait for it; nothing recorded, nothing held back."""
+    return Decision(
+        state=TokenState(
+            held=held,
+            flight=STARTED_3,
+            failure=OLD_FAILURE,
+            flights=3,
+            streak=1,
+            auth=form,
+        ),
+        work=(
+            ReleaseWaiters(flight=2),
+            FetchToken(flight=3, request=ADAPTIVE.token_requests[form]),
+        ),
+        events=(
+            FlightSettled(flight=2, failure=failure, renewal=False),
+            AuthenticationFallback(refused=FORMS[form - 1], trying=FORMS[form]),
+            FlightStarted(flight=3, source=TokenSource.ENDPOINT),
+        ),
+    )
+
+
+def trying(form: int, *, settled: bool = False) -> TokenState:
+    """Flight 2 in progress, sending form `form`."""
+    return msgspec.structs.replace(FLYING_STALE, auth=form, auth_settled=settled)
+
+
+AUTH_ROWS: Final = [
+    Row(
+        "auth: form-encoded Basic refused (invalid_client): raw Basic next, at once",
+        ADAPTIVE,
+        trying(0),
+        TokenReplyReceived(flight=2, reply=INVALID_CLIENT_REPLY),
+        fell_back_to(1, INVALID_CLIENT),
+    ),
+    Row(
+        "auth: raw Basic refused (an empty 403): the post body next",
+        ADAPTIVE,
+        trying(1),
+        TokenReplyReceived(flight=2, reply=EMPTY_403_REPLY),
+        fell_back_to(2, EMPTY_403),
+    ),
+    Row(
+        "auth: the last form refused: the failure names the forms, the next try starts over",
+        ADAPTIVE,
+        trying(2),
+        TokenReplyReceived(flight=2, reply=INVALID_CLIENT_REPLY),
+        failed_2(
+            HELD_STALE,
+            msgspec.structs.replace(INVALID_CLIENT, tried=FORMS),
+            retry_at=M0 + 30,
+            streak=1,
+            then=CoolDownStarted(
+                seconds=30.0, failure=msgspec.structs.replace(INVALID_CLIENT, tried=FORMS)
+            ),
+        ),
+    ),
+    Row(
+        "auth: a form from another policy's state: its last form, refused",
+        ADAPTIVE,
+        trying(7),
+        TokenReplyReceived(flight=2, reply=INVALID_CLIENT_REPLY),
+        failed_2(
+            HELD_STALE,
+            msgspec.structs.replace(INVALID_CLIENT, tried=FORMS),
+            retry_at=M0 + 30,
+            streak=1,
+            then=CoolDownStarted(
+                seconds=30.0, failure=msgspec.structs.replace(INVALID_CLIENT, tried=FORMS)
+            ),
+        ),
+    ),
+    Row(
+        "auth: a token from a later form settles it",
+        ADAPTIVE,
+        trying(1),
+        TokenReplyReceived(flight=2, reply=NEW_REPLY),
+        msgspec.structs.replace(
+            adopted_2(HELD_NEW, TokenOrigin.ENDPOINT),
+            state=TokenState(held=HELD_NEW, flights=2, auth=1, auth_settled=True),
+        ),
+    ),
+    Row(
+        "auth: the settled form refused later: a failure, no fallback",
+        ADAPTIVE,
+        trying(1, settled=True),
+        TokenReplyReceived(flight=2, reply=INVALID_CLIENT_REPLY),
+        msgspec.structs.replace(
+            failed_2(
+                HELD_STALE,
+                INVALID_CLIENT,
+                retry_at=M0 + 30,
+                streak=1,
+                then=CoolDownStarted(seconds=30.0, failure=INVALID_CLIENT),
+            ),
+            state=TokenState(
+                held=HELD_STALE,
+                failure=FailureRecord(flight=2, failure=INVALID_CLIENT, at=M0, retry_at=M0 + 30),
+                flights=2,
+                streak=1,
+                auth=1,
+                auth_settled=True,
+            ),
+        ),
+    ),
+    Row(
+        "auth: another error (access_denied) from the first form: no fallback",
+        ADAPTIVE,
+        trying(0),
+        TokenReplyReceived(flight=2, reply=DENIED_REPLY),
+        failed_2(
+            HELD_STALE,
+            DENIED,
+            retry_at=M0 + 120,
+            streak=1,
+            then=CoolDownStarted(seconds=120.0, failure=DENIED),
+        ),
+    ),
+    Row(
+        "auth: a need starts its flight with the form the state says",
+        ADAPTIVE,
+        no_flight(None, None, streak=0),
+        TokenNeeded(),
+        Decision(
+            state=TokenState(flight=STARTED_2, flights=2),
+            work=(FetchToken(flight=2, request=ADAPTIVE.token_requests[0]),),
+            events=(FlightStarted(flight=2, source=TokenSource.ENDPOINT),),
+        ),
+    ),
+]
+
+
 ROWS: Final = (
     NEEDED_ROWS
     + OUTCOME_ROWS
+    + AUTH_ROWS
     + STALE_ROWS
     + SET_ROWS
     + REJECTED_ROWS

@@ -1,0 +1,1 @@
+"""ccg against real authorization servers started on 127.0.0.1 (issue 10)."""
