@@ -72,6 +72,7 @@ from ccg.core import (
     MAX_TOKEN_RESPONSE_BYTES,
     Abandoned,
     Answer,
+    AuthenticationFallback,
     AwaitFlight,
     AwaitRetry,
     BearerChallenge,
@@ -1090,6 +1091,10 @@ def _describe_event(event: Event) -> str:
             assert_type(status, int)
             assert_type(scope, str | None)
             return f"{status} insufficient_scope {scope}"
+        case AuthenticationFallback(refused=refused, trying=trying):
+            assert_type(refused, str)
+            assert_type(trying, str)
+            return f"{refused} refused; trying {trying}"
         case _:
             assert_never(event)
 
