@@ -43,11 +43,25 @@ RESERVED_PARAMS: Final = frozenset(
 
 
 def checked_text(field: str, value: object) -> str:
-    """A non-empty str."""
+    """A non-empty str that can be sent (valid Unicode)."""
     if not isinstance(value, str):
         raise ConfigurationError(field, f"expected a str, got {type(value).__name__}")
     if not value:
         raise ConfigurationError(field, "must not be empty")
+    return _encodable(field, value)
+
+
+def _encodable(field: str, value: str) -> str:
+    """`value` if it encodes as UTF-8: a lone surrogate (what `os.environ` holds for a byte
+    that is not UTF-8, PEP 383) could never be sent. The value is never quoted."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(
+            field,
+            f"is not valid Unicode (a lone surrogate at position {exc.start}: bytes "
+            "that were not UTF-8?)",
+        ) from None
     return value
 
 
@@ -126,6 +140,7 @@ def checked_params(field: str, value: object) -> tuple[tuple[str, str], ...]:
     for name, values in cast("Mapping[object, object]", value).items():
         if not isinstance(name, str) or not name:
             raise ConfigurationError(field, "names must be non-empty str")
+        _encodable(field, name)
         if name in RESERVED_PARAMS:
             raise ConfigurationError(field, f"{name!r} is set by ccg and cannot be overridden")
         pairs.extend((name, v) for v in _param_values(field, name, values))
@@ -135,10 +150,10 @@ def checked_params(field: str, value: object) -> tuple[tuple[str, str], ...]:
 def _param_values(field: str, name: str, values: object) -> list[str]:
     """The values of extra parameter `name`: a str, or a sequence of str."""
     if isinstance(values, str):
-        return [values]
+        return [_encodable(field, values)]
     if isinstance(values, Sequence):
         listed = cast("Sequence[object]", values)  # of anything: kept only if all are str
-        texts = [v for v in listed if isinstance(v, str)]
+        texts = [_encodable(field, v) for v in listed if isinstance(v, str)]
         if len(texts) == len(listed):
             return texts
     raise ConfigurationError(field, f"{name!r} must be a str or a list of str")

@@ -226,6 +226,12 @@ def _clipped(text: str, limit: int, forms: tuple[str, ...]) -> str:
     return scrubbed_text(text[: limit + longest], forms)[:limit]
 
 
+def _number(value: int | float) -> str:
+    """`value` as text, a huge one cut to its first digits and its length."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
+
 def _lifetime(raw: int | float | str | None, forms: tuple[str, ...] = ()) -> int | str | None:
     """`expires_in` as whole seconds, None if absent, or a string saying why it is unusable."""
     if raw is None:
@@ -236,9 +242,9 @@ def _lifetime(raw: int | float | str | None, forms: tuple[str, ...] = ()) -> int
             return f"expires_in is not a number: {_clipped(raw, 40, forms)!r}"
         raw = float(text) if "." in text else int(text)
     if raw < 0:
-        return f"expires_in is negative: {raw}"
+        return f"expires_in is negative: {_number(raw)}"
     if raw > MAX_LIFETIME:
-        return f"expires_in is absurdly large: {raw}"
+        return f"expires_in is absurdly large: {_number(raw)}"
     if 0 < raw < 1:
         # Truncated it would be 0, which means "unknown": a token used until a 401.
         return f"expires_in is under a second: {raw}"
@@ -291,6 +297,9 @@ def _decode_error(reply: HttpReply, forms: tuple[str, ...]) -> TokenFailure:
     except _UNDECODABLE:
         if b"access_token" in reply.body:
             snippet = "<withheld: it mentions an access_token>"
+        elif b"\\u" in reply.body:
+            # A JSON escape (`acc\\u0065ss_token`) may spell the same member.
+            snippet = "<withheld: it has \\u escapes, which may spell an access_token>"
         elif b"grant_type" in reply.body or b"client_secret" in reply.body:
             snippet = "<withheld: it echoes the token request>"
         else:

@@ -159,9 +159,7 @@ def test_without_proxy_variables_nothing_is_logged(
         ({"proxy_headers": {"X": "1"}}, "proxy_headers: given without a proxy_url"),
     ],
 )
-def test_a_bad_proxy_setting_fails_at_construction(
-    options: dict[str, Any], mentions: str
-) -> None:
+def test_a_bad_proxy_setting_fails_at_construction(options: dict[str, Any], mentions: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         Urllib3Transport(**options)
     assert str(caught.value).startswith(mentions)
