@@ -147,7 +147,9 @@ def test_herd_whose_token_server_dies_mid_fetch_all_get_unreachable(
     stopper.join(5.0)
 
     assert not stopper.is_alive()
-    assert elapsed < 5.0  # nobody waited out the 10 s delay
+    # Nobody waited out the 10 s delay. (About 1 s alone; 32 threads retrying under
+    # coverage tracing on 2 cores took up to 5.6 s, hence the margin below the delay.)
+    assert elapsed < 9.0
     assert outcome.values == []
     assert len(outcome.errors) == HERD_SIZE
     assert all(isinstance(error, TokenEndpointUnreachable) for error in outcome.errors)
