@@ -8,7 +8,12 @@ randomness come in as a `Now` value; deadlines go out as values.
 from ccg.core._acceptance import accept_reply, accept_token, placed, token_request
 from ccg.core._answers import Answer, AwaitFlight, AwaitRetry, Fail, UseToken
 from ccg.core._challenge import BearerChallenge, bearer_challenge
-from ccg.core._client_auth import authentication_forms, form_name, refused_authentication
+from ccg.core._client_auth import (
+    authentication_forms,
+    form_name,
+    naming_forms_tried,
+    refused_authentication,
+)
 from ccg.core._decision import Decision
 from ccg.core._effects import (
     CallTokenProvider,
@@ -217,6 +222,7 @@ __all__ = [
     "form_name",
     "header_problem",
     "initial_state",
+    "naming_forms_tried",
     "not_before",
     "placed",
     "refused_authentication",

@@ -3,6 +3,8 @@ next one: the decision behind `ClientSecretAuto`, pure like the rest of the core
 
 from __future__ import annotations
 
+import msgspec
+
 from ccg.core._failures import ErrorResponse, MalformedResponse, OAuthProviderError, TokenFailure
 from ccg.core._wire import (
     AuthenticationForm,
@@ -13,7 +15,7 @@ from ccg.core._wire import (
     basic_credentials,
 )
 
-__all__ = ["authentication_forms", "form_name", "refused_authentication"]
+__all__ = ["authentication_forms", "form_name", "naming_forms_tried", "refused_authentication"]
 
 
 def authentication_forms(spec: TokenRequestSpec) -> tuple[AuthenticationForm, ...]:
@@ -53,3 +55,13 @@ def refused_authentication(failure: TokenFailure) -> bool:
             return status in (401, 403)
         case _:
             return False
+
+
+def naming_forms_tried(
+    forms: tuple[AuthenticationForm, ...], failure: TokenFailure
+) -> TokenFailure:
+    """`failure`, the refusal of the last of `forms`, naming every form tried (when there
+    was more than one)."""
+    if len(forms) > 1 and isinstance(failure, ErrorResponse | MalformedResponse):
+        return msgspec.structs.replace(failure, tried=tuple(form_name(f) for f in forms))
+    return failure

@@ -72,7 +72,7 @@ from returns.result import Failure, Result, Success
 
 from ccg.core._acceptance import accept_reply, accept_token, token_request
 from ccg.core._answers import AwaitFlight, AwaitRetry, Fail, UseToken
-from ccg.core._client_auth import form_name, refused_authentication
+from ccg.core._client_auth import form_name, naming_forms_tried, refused_authentication
 from ccg.core._decision import Decision
 from ccg.core._effects import (
     CallTokenProvider,
@@ -472,8 +472,7 @@ def _refused(
                 *started.events,
             ),
         )
-    if len(forms) > 1 and isinstance(failure, ErrorResponse | MalformedResponse):
-        failure = msgspec.structs.replace(failure, tried=tuple(form_name(f) for f in forms))
+    failure = naming_forms_tried(forms, failure)
     return _fail(policy, msgspec.structs.replace(state, auth=0), flight, failure, now)
 
 

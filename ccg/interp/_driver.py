@@ -35,7 +35,6 @@ from ccg.core import (
     AwaitRetry,
     CallTokenProvider,
     Decision,
-    ErrorResponse,
     Event,
     Fail,
     FetchToken,
@@ -45,7 +44,6 @@ from ccg.core import (
     HttpRequest,
     Input,
     InsufficientScope,
-    MalformedResponse,
     NotifyTokenUpdate,
     NoUsableToken,
     OAuthToken,
@@ -64,7 +62,7 @@ from ccg.core import (
     UseToken,
     accept_reply,
     current_token,
-    form_name,
+    naming_forms_tried,
     refused_authentication,
     scrubbed,
     scrubbed_text,
@@ -362,6 +360,6 @@ def fetch(cell: TokenCell, extra_params: tuple[tuple[str, str], ...]) -> Flow[OA
         if refused and form + 1 < len(forms):
             form += 1
             continue
-        if refused and len(forms) > 1 and isinstance(failure, ErrorResponse | MalformedResponse):
-            failure = msgspec.structs.replace(failure, tried=tuple(form_name(f) for f in forms))
+        if refused:
+            failure = naming_forms_tried(forms, failure)
         _raise(cell, Fail(failure=scrubbed(failure, policy.secret_forms)), None)
